@@ -1,0 +1,3 @@
+"""dtms: a defensive trade manager for MetaTrader 5."""
+
+__version__ = "0.1.0"

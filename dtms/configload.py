@@ -1,0 +1,129 @@
+"""Turning TOML tables into frozen, typed parameter dataclasses.
+
+Each part of dtms declares its tunables as a frozen dataclass of :func:`dtms.core.params.knob`
+fields. :func:`build` fills one from a TOML table and stops at the first problem with one line
+that names the key (``machine.flat_timer_minutes``) and what is wrong with it: an unknown key, a
+wrong type, or a value out of its bounds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from dtms.core.params import bounds_of
+from dtms.errors import ConfigError
+
+T = TypeVar("T")
+
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def build(cls: type[T], table: Mapping[str, Any], where: str) -> T:
+    """Build ``cls`` from ``table``; ``where`` is the dotted path used in messages."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where}: expected a table of settings, got {_describe(table)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for key in table:
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise ConfigError(f"{_join(where, key)}: unknown setting (known here: {known})")
+    values: dict[str, Any] = {}
+    for name, field in fields.items():
+        if name not in table:
+            continue
+        key = _join(where, name)
+        value = _convert(hints[name], table[name], key)
+        _check_bounds(field, value, key)
+        values[name] = value
+    try:
+        return cls(**values)
+    except (ValueError, TypeError) as exc:  # cross-field checks in __post_init__
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def _convert(hint: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return build(hint, value, key)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key}: expected a list, got {_describe(value)}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
+        if len(args) != len(value):
+            raise ConfigError(f"{key}: expected a list of {len(args)} values, got {len(value)}")
+        return tuple(_convert(a, v, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None or value == "":
+            return None
+        return _convert(args[0], value, key)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        allowed = [str(m.value) for m in hint]
+        if isinstance(value, str):
+            for member in hint:
+                if str(member.value).lower() == value.lower():
+                    return member
+        raise ConfigError(f"{key}: expected one of {', '.join(allowed)}, got {value!r}")
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key}: expected {_TYPE_NAMES[float]}, got {_describe(value)}")
+        if value != value:  # NaN
+            raise ConfigError(f"{key}: expected a number, got nan")
+        return float(value)
+    if hint in (bool, int, str):
+        if type(value) is not hint:
+            raise ConfigError(f"{key}: expected {_TYPE_NAMES[hint]}, got {_describe(value)}")
+        return value
+    raise ConfigError(f"{key}: this setting cannot be set from the file")  # pragma: no cover
+
+
+def _check_bounds(field: dataclasses.Field[Any], value: Any, key: str) -> None:
+    bounds = bounds_of(field)
+    items = value if isinstance(value, tuple) else (value,)
+    for item in items:
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            problem = bounds.violation(item)
+            if problem:
+                raise ConfigError(f"{key}: {item!r} is out of range ({problem})")
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"{value!r} (a string)"
+    if isinstance(value, int):
+        return f"{value} (an integer)"
+    if isinstance(value, float):
+        return f"{value} (a number)"
+    return type(value).__name__
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def knob_paths(cls: type[Any], where: str = "") -> list[str]:
+    """Every settable dotted key under ``cls`` (used to check config.toml names them all)."""
+    hints = typing.get_type_hints(cls)
+    out: list[str] = []
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        key = _join(where, f.name)
+        if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+            out.extend(knob_paths(hint, key))
+        else:
+            out.append(key)
+    return out
