@@ -53,6 +53,23 @@ class State(enum.Enum):
         return self is not State.CLOSED
 
 
+class Outcome(enum.Enum):
+    """How a request to the broker ended (specification §4, "pending phases and outcomes").
+
+    DONE: executed (10009/10008, or 10010 with the remainder handled). DEFINITIVE: refused, and
+    re-sending the same request would be refused again (no money, invalid stops, netting
+    account, position closed, not sent at all). FIXABLE: refused for a reason a refreshed price
+    or another filling mode can fix (requote, price changed/off, too many requests). UNKNOWN:
+    nobody knows whether it executed (timeout, lost answer, IPC loss); decide from the next
+    broker snapshot, never by re-sending.
+    """
+
+    DONE = "done"
+    DEFINITIVE = "definitive"
+    FIXABLE = "fixable"
+    UNKNOWN = "unknown"
+
+
 class Session(enum.Enum):
     """Trading session by UTC hour."""
 
