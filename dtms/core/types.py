@@ -185,8 +185,12 @@ class SymbolSpec:
         return round(steps * self.volume_step, 8)
 
     def volume_nearest(self, volume: float) -> float:
-        """Round a volume to the nearest point on the volume step."""
-        steps = math.floor(volume / self.volume_step + 0.5 + 1e-9)
+        """Round a volume to the nearest point on the volume step, ties down.
+
+        Ties go down so a hedge sized as a ratio never exceeds that ratio (half of 0.01 lot is
+        0.00, not a 100 % hedge).
+        """
+        steps = math.floor(volume / self.volume_step + 0.5 - 1e-9)
         return round(steps * self.volume_step, 8)
 
     def on_step(self, volume: float) -> bool:

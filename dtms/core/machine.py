@@ -1,0 +1,240 @@
+"""The trade state machine: a transition table and one pure ``step``.
+
+Theory of operation (specification §4). ``TABLE`` lists every transition in priority order:
+broker facts first (a vanished main or hedge), then the terminal CHOCH, the timers, recovery
+before deterioration. ``step(trade, event, policy)`` applies one event and returns a
+``Decision``: the new state, the commands to send and notes. Two rules hold everywhere:
+
+* **one transition per evaluation** — the first matching rule fires and the step ends;
+* **nothing is committed before the broker confirms** — a rule with commands puts the trade in
+  a pending sub-state of its old state (``dtms.core.pending`` settles it from outcomes and
+  snapshots). While a transition is pending no other rule fires.
+
+Events are idempotent: an evaluation or snapshot not newer than the last one seen, or an
+outcome for a command that is not in flight, changes nothing and emits nothing.
+
+Two rules may live in this file: the table is data, read by tests and docs alike; and every
+decision is a function of (trade, event, policy) alone — no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+from typing import assert_never
+
+from dtms.core.messages import (
+    ActionDone,
+    ActionFailed,
+    ActionUnknown,
+    Command,
+    Evaluated,
+    Event,
+    Note,
+    NoteKind,
+    Observed,
+)
+from dtms.core.pending import TransitionRecord, apply_outcome, recognise_hedge, resolve
+from dtms.core.policy import Policy
+from dtms.core.rules import Facts, Trigger, fire
+from dtms.core.trade import TradeState
+from dtms.core.types import PositionView, State
+
+OPEN = frozenset(s for s in State if s.is_open)
+
+
+class Rule(enum.Enum):
+    """Names of the transitions (stable: they are journaled)."""
+
+    MAIN_VANISHED = "main_vanished"
+    HEDGE_VANISHED = "hedge_vanished"
+    CHOCH = "choch_against"
+    FLAT_TIMER = "flat_timer_expired"
+    RECOVERED = "recovered"
+    NOT_RECOVERED = "not_recovered"
+    STRUCTURE_RESUMED = "structure_resumed"
+    L1_RECOVERED = "l1_recovered"
+    L2_RECOVERED = "l2_recovered"
+    WARN_L1 = "warning_l1"
+    WARN_L2 = "warning_l2"
+    HEDGE = "hedge"
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One row of the transition table."""
+
+    rule: Rule
+    sources: frozenset[State]
+    target: State
+    trigger: Trigger
+    actions: tuple[str, ...]
+    """Action names, in the order their commands are sent."""
+
+
+TABLE: tuple[Transition, ...] = (
+    Transition(Rule.MAIN_VANISHED, OPEN, State.CLOSED, Trigger.MAIN_VANISHED, ("close_all",)),
+    Transition(
+        Rule.HEDGE_VANISHED, frozenset({State.HEDGED}), State.WARNING_L2, Trigger.HEDGE_VANISHED, ()
+    ),
+    Transition(Rule.CHOCH, OPEN, State.CLOSED, Trigger.CHOCH_AGAINST, ("close_all",)),
+    Transition(
+        Rule.FLAT_TIMER,
+        frozenset({State.HEDGED}),
+        State.CLOSED,
+        Trigger.FLAT_TIMER_EXPIRED,
+        ("close_all",),
+    ),
+    Transition(
+        Rule.RECOVERED,
+        frozenset({State.RECOVERING}),
+        State.HEALTHY,
+        Trigger.RECOVERY_EXPIRED_SCORE_OK,
+        ("re_add",),
+    ),
+    Transition(
+        Rule.NOT_RECOVERED,
+        frozenset({State.RECOVERING}),
+        State.CLOSED,
+        Trigger.RECOVERY_EXPIRED_SCORE_LOW,
+        ("close_all",),
+    ),
+    Transition(
+        Rule.STRUCTURE_RESUMED,
+        frozenset({State.HEDGED}),
+        State.RECOVERING,
+        Trigger.BOS_IN_FAVOUR_AFTER_HEDGE,
+        ("close_hedge",),
+    ),
+    Transition(
+        Rule.L1_RECOVERED,
+        frozenset({State.WARNING_L1}),
+        State.HEALTHY,
+        Trigger.SCORE_AT_LEAST_L1_RECOVER,
+        (),
+    ),
+    Transition(
+        Rule.L2_RECOVERED,
+        frozenset({State.WARNING_L2}),
+        State.WARNING_L1,
+        Trigger.SCORE_AT_LEAST_L2_RECOVER,
+        (),
+    ),
+    Transition(
+        Rule.WARN_L1,
+        frozenset({State.HEALTHY}),
+        State.WARNING_L1,
+        Trigger.SCORE_AT_MOST_L1,
+        ("tighten_sl",),
+    ),
+    Transition(
+        Rule.WARN_L2,
+        frozenset({State.WARNING_L1}),
+        State.WARNING_L2,
+        Trigger.SCORE_AT_MOST_L2,
+        ("partial_close", "move_sl_breakeven"),
+    ),
+    Transition(
+        Rule.HEDGE,
+        frozenset({State.WARNING_L2}),
+        State.HEDGED,
+        Trigger.SCORE_AT_MOST_HEDGE_OR_CONFLUENCE,
+        ("open_hedge",),
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What one step decided."""
+
+    trade: TradeState
+    commands: tuple[Command, ...] = ()
+    notes: tuple[Note, ...] = ()
+    transition: TransitionRecord | None = None
+    """The transition committed by this step, if any (for the journal)."""
+    started: Rule | None = None
+    """The transition that went pending in this step, if any."""
+
+
+def step(trade: TradeState, event: Event, policy: Policy) -> Decision:
+    """Apply one event to a trade; return the new state, commands and notes."""
+    match event:
+        case ActionDone() | ActionFailed() | ActionUnknown():
+            if trade.pending is None or trade.pending.find(event.command_id) is None:
+                return Decision(trade)
+            new, notes, record = apply_outcome(trade, event, policy)
+            return Decision(new, notes=notes, transition=record)
+        case Observed():
+            if event.at <= trade.last_observed_at:
+                return Decision(trade)
+            synced = _sync(trade, event.main)
+            synced = replace(synced, last_observed_at=event.at, flip=event.flip or synced.flip)
+            facts = Facts.from_observed(event)
+            return _decide(synced, facts, policy)
+        case Evaluated():
+            if event.eval_id <= trade.last_eval_id:
+                return Decision(trade)
+            synced = _sync(trade, event.main)
+            synced = replace(
+                synced, last_eval_id=event.eval_id, score=event.score.total, flip=event.flip
+            )
+            return _decide(synced, Facts.from_evaluated(event), policy)
+        case _:
+            assert_never(event)
+
+
+def _sync(trade: TradeState, main: PositionView | None) -> TradeState:
+    """Accept the broker's word on the main position's volume and stops."""
+    if main is None or trade.state is State.CLOSED:
+        return trade
+    partial_in_flight = trade.pending is not None and any(
+        item.command.action.value == "partial_close" and not item.final
+        for item in trade.pending.commands
+    )
+    volume = trade.volume if partial_in_flight else main.volume
+    return replace(trade, volume=volume, sl=main.sl, tp=main.tp)
+
+
+def _decide(trade: TradeState, facts: Facts, policy: Policy) -> Decision:
+    if trade.pending is not None:
+        new, notes, record = resolve(trade, facts, policy)
+        return Decision(new, notes=notes, transition=record)
+    if not trade.is_open:
+        return Decision(trade)
+    adopted = recognise_hedge(trade, facts, policy)
+    if adopted is not None:
+        new, notes, record = adopted
+        return Decision(new, notes=notes, transition=record)
+    for transition in TABLE:
+        if trade.state not in transition.sources:
+            continue
+        result = fire(
+            transition.rule.value,
+            transition.target,
+            transition.trigger,
+            transition.actions,
+            trade,
+            facts,
+            policy,
+        )
+        if result is None:
+            continue
+        new, commands, notes, record = result
+        started = transition.rule if commands else None
+        return Decision(new, commands, notes, record, started)
+    return Decision(trade)
+
+
+def table_rows() -> list[tuple[str, str, str, str, str]]:
+    """The table as text rows (source, target, rule, trigger, actions), for docs and status."""
+    rows = []
+    for t in TABLE:
+        sources = "any open" if t.sources == OPEN else ", ".join(sorted(s.value for s in t.sources))
+        rows.append(
+            (sources, t.target.value, t.rule.value, t.trigger.value, ", ".join(t.actions) or "-")
+        )
+    return rows
+
+
+__all__ = ["OPEN", "TABLE", "Decision", "Note", "NoteKind", "Rule", "Transition", "step"]

@@ -1,0 +1,250 @@
+"""Trigger conditions and firing one rule of the transition table.
+
+Theory of operation: a ``Trigger`` is a predicate over (trade, facts, policy). Score-based
+triggers need a fresh deep evaluation; facts (a vanished position) and timers hold on any
+event. Comparisons are inclusive, as the specification says. ``fire`` checks the trigger, then
+plans the rule's actions: if nothing must reach the broker the transition commits at once,
+otherwise the trade goes pending. An action that fails its preconditions is skipped with a
+reason, except the hedge, without which a trade cannot be HEDGED: then the whole transition is
+blocked, with the reason.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+
+from dtms.core.messages import (
+    Action,
+    Command,
+    Evaluated,
+    MarketFacts,
+    Note,
+    NoteKind,
+    Observed,
+)
+from dtms.core.pending import TransitionRecord, commit, in_flight
+from dtms.core.planning import (
+    Skip,
+    plan_breakeven,
+    plan_close_all,
+    plan_close_hedge,
+    plan_open_hedge,
+    plan_partial_close,
+    plan_re_add,
+    plan_tighten_sl,
+)
+from dtms.core.policy import OrphanPolicy, Policy
+from dtms.core.score import ScoreResult
+from dtms.core.trade import Pending, TradeState
+from dtms.core.types import AccountView, PositionView, State
+
+
+class Trigger(enum.Enum):
+    """Conditions of the transition table."""
+
+    MAIN_VANISHED = "main position no longer at the broker"
+    HEDGE_VANISHED = "hedge position vanished while the main lives"
+    CHOCH_AGAINST = "CHOCH against the trade"
+    FLAT_TIMER_EXPIRED = "flat timer expired"
+    RECOVERY_EXPIRED_SCORE_OK = "recovery timer expired and score >= recovered"
+    RECOVERY_EXPIRED_SCORE_LOW = "recovery timer expired and score < recovered"
+    BOS_IN_FAVOUR_AFTER_HEDGE = "BOS in favour on a bar closed after the hedge opened"
+    SCORE_AT_LEAST_L1_RECOVER = "score >= L1 recovery"
+    SCORE_AT_LEAST_L2_RECOVER = "score >= L2 recovery"
+    SCORE_AT_MOST_L1 = "score <= L1 warning"
+    SCORE_AT_MOST_L2 = "score <= L2 warning"
+    SCORE_AT_MOST_HEDGE_OR_CONFLUENCE = "score <= hedge threshold or hedge confluence"
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What an event tells the rules, whichever event it was."""
+
+    at: float
+    fresh: bool
+    """True for a deep evaluation (score-based triggers may fire)."""
+    main: PositionView | None
+    hedge: PositionView | None
+    readd: PositionView | None
+    market: MarketFacts | None
+    account: AccountView | None
+    score: ScoreResult | None
+
+    @classmethod
+    def from_observed(cls, e: Observed) -> Facts:
+        """Facts of a positions snapshot."""
+        return cls(e.at, False, e.main, e.hedge, e.readd, e.market, None, None)
+
+    @classmethod
+    def from_evaluated(cls, e: Evaluated) -> Facts:
+        """Facts of a deep evaluation."""
+        return cls(e.at, True, e.main, e.hedge, e.readd, e.market, e.account, e.score)
+
+
+def holds(trigger: Trigger, trade: TradeState, f: Facts, policy: Policy) -> str | None:
+    """Return the reason text when ``trigger`` holds, else None."""
+    m = policy.machine
+    s = f.score if f.fresh else None
+    match trigger:
+        case Trigger.MAIN_VANISHED:
+            return "main position no longer exists at the broker" if f.main is None else None
+        case Trigger.HEDGE_VANISHED:
+            h = trade.hedge
+            gone = h is not None and (f.hedge is None or f.hedge.ticket != h.ticket)
+            return f"hedge #{h.ticket} vanished (SL hit or closed by hand)" if gone and h else None
+        case Trigger.CHOCH_AGAINST:
+            return "CHOCH against the trade" if m.close_on_choch and s and s.choch_against else None
+        case Trigger.FLAT_TIMER_EXPIRED:
+            d = trade.flat_deadline
+            expired = d is not None and f.at >= d
+            return f"flat timer expired ({m.flat_timer_minutes:g} min hedged)" if expired else None
+        case Trigger.RECOVERY_EXPIRED_SCORE_OK | Trigger.RECOVERY_EXPIRED_SCORE_LOW:
+            d = trade.recovery_deadline
+            if d is None or f.at < d:
+                return None
+            ok = trade.score is not None and trade.score >= m.recovered_score
+            if ok != (trigger is Trigger.RECOVERY_EXPIRED_SCORE_OK):
+                return None
+            cmp = ">=" if ok else "<"
+            return f"recovery timer expired, score {_fmt(trade.score)} {cmp} {m.recovered_score:g}"
+        case Trigger.BOS_IN_FAVOUR_AFTER_HEDGE:
+            h = trade.hedge
+            if s is None or h is None or not s.bos_in_favour:
+                return None
+            closed_after = s.bar_time + m.m15_seconds > h.opened_at
+            return "BOS in the trade's favour after the hedge opened" if closed_after else None
+        case Trigger.SCORE_AT_LEAST_L1_RECOVER:
+            return _cmp(s, ">=", m.l1_recover_score)
+        case Trigger.SCORE_AT_LEAST_L2_RECOVER:
+            return _cmp(s, ">=", m.l2_recover_score)
+        case Trigger.SCORE_AT_MOST_L1:
+            return _cmp(s, "<=", m.warning_l1_score)
+        case Trigger.SCORE_AT_MOST_L2:
+            return _cmp(s, "<=", m.warning_l2_score)
+        case Trigger.SCORE_AT_MOST_HEDGE_OR_CONFLUENCE:
+            if s is None:
+                return None
+            if s.hedge_confluence:
+                return f"hedge confluence (VWAP and volume flipped), score {s.total:.2f}"
+            return _cmp(s, "<=", m.hedge_score)
+
+
+def _cmp(s: ScoreResult | None, op: str, limit: float) -> str | None:
+    if s is None:
+        return None
+    ok = s.total >= limit if op == ">=" else s.total <= limit
+    return f"score {s.total:.2f} {op} {limit:g}" if ok else None
+
+
+def _fmt(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.2f}"
+
+
+_CLOSES = frozenset({"close_all", "close_hedge"})
+
+Fired = tuple[TradeState, tuple[Command, ...], tuple[Note, ...], TransitionRecord | None]
+
+
+def fire(
+    rule: str,
+    target: State,
+    trigger: Trigger,
+    actions: tuple[str, ...],
+    trade: TradeState,
+    f: Facts,
+    policy: Policy,
+) -> Fired | None:
+    """Fire one rule if its trigger holds; None lets the next rule be tried."""
+    reason = holds(trigger, trade, f, policy)
+    if reason is None:
+        return None
+    if (
+        actions
+        and trade.retry_after_eval is not None
+        and trade.last_eval_id <= trade.retry_after_eval
+    ):
+        return trade, (), (), None  # backing off: nothing is re-sent before the next deep check
+    defensive = [a for a in actions if a not in _CLOSES]
+    if defensive and f.market is not None and f.market.stale:
+        note = Note(NoteKind.BLOCKED, f"{rule}: market data for {trade.symbol} is stale")
+        return trade, (), (note,), None
+    commands: list[Command] = []
+    notes: list[Note] = []
+    seq = trade.seq
+    for name in actions:
+        planned, seq, blocked = _plan(name, trade, f, policy, seq)
+        if blocked is not None:
+            return _blocked(trade, rule, blocked)
+        for item in planned:
+            if isinstance(item, Skip):
+                notes.append(Note(NoteKind.SKIPPED, item.reason, item.action))
+            else:
+                commands.append(item)
+    trade = replace(trade, seq=seq)
+    if not commands:
+        new, record = commit(trade, target, rule, reason, f.at, policy)
+        return new, (), tuple(notes), record
+    pending = Pending(
+        rule, target, f.at, tuple(in_flight(c, f.at, trade) for c in commands), reason
+    )
+    return replace(trade, pending=pending), tuple(commands), tuple(notes), None
+
+
+def _plan(
+    name: str, trade: TradeState, f: Facts, policy: Policy, seq: int
+) -> tuple[list[Command | Skip], int, Skip | None]:
+    """Plan one action: (commands or skips, next seq, blocking skip or None)."""
+    p, m = policy.actions, policy.machine
+    action = Action(name)
+
+    def cid() -> str:
+        nonlocal seq
+        seq += 1
+        return f"{trade.ticket}-{seq}"
+
+    gave_up = trade.failures_of(action) >= m.max_action_failures
+    if name == "close_all":
+        orphans = f.main is not None or p.orphan_hedge_policy is OrphanPolicy.CLOSE
+        count = 3 + (1 if f.readd else 0)
+        ids = [f"{trade.ticket}-{seq + i + 1}" for i in range(count)]
+        spec = f.market.spec if f.market else None
+        cmds = plan_close_all(
+            ids, trade, f.main, f.hedge, f.readd, spec, f.account, p, close_orphans=orphans
+        )
+        return list(cmds), seq + len(cmds), None
+    if name == "close_hedge":
+        return [plan_close_hedge(cid(), trade, f.hedge)], seq, None
+    if f.main is None or f.market is None:
+        return [Skip(action, "no market data or main position")], seq, None
+    if gave_up:
+        skip = Skip(action, f"gave up after {m.max_action_failures} failures this episode")
+        return [], seq, skip if action is Action.OPEN_HEDGE else None
+    match action:
+        case Action.TIGHTEN_SL:
+            planned = plan_tighten_sl(cid(), trade, f.main, f.market, p)
+        case Action.PARTIAL_CLOSE:
+            planned = plan_partial_close(cid(), trade, f.main, f.market.spec, p)
+        case Action.MOVE_SL_BREAKEVEN:
+            planned = plan_breakeven(cid(), trade, f.main, f.market, p)
+        case Action.RE_ADD:
+            planned = plan_re_add(cid(), trade, f.main, f.market.spec, p)
+        case Action.OPEN_HEDGE:
+            account = f.account or AccountView(hedging=False, trade_allowed=False)
+            planned = plan_open_hedge(
+                cid(), trade, f.main, f.market, account, m.max_hedges_per_trade, p
+            )
+            if isinstance(planned, Skip):
+                return [], seq, planned
+        case _:
+            raise AssertionError(f"unplanned action {action}")
+    return [planned], seq, None
+
+
+def _blocked(trade: TradeState, rule: str, skip: Skip) -> Fired:
+    """A transition that cannot start; explained once per reason and trade."""
+    key = f"{rule}:{skip.reason}"
+    if key in trade.notices:
+        return trade, (), (), None
+    note = Note(NoteKind.BLOCKED, f"{rule} blocked: {skip.reason}", skip.action)
+    return replace(trade, notices=(*trade.notices, key)[-16:]), (), (note,), None
