@@ -1,0 +1,107 @@
+"""The journal owner task: the only writer of the journal file.
+
+Actors hand it write operations through ``Journal.write`` (awaits the commit: used for an
+intent, which must be durable before the order is sent) or ``Journal.write_nowait`` (scores,
+heartbeats). The owner drains everything queued and commits it in one transaction, so 200 trades
+hedging in the same cycle cost one commit, not 200. Reads run directly on the owner's
+connection: they are short and happen in the Trio thread like everything else.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import trio
+
+from dtms.errors import JournalError
+from dtms.journal.store import JournalFile
+
+Op = Callable[[JournalFile], None]
+
+
+@dataclass(slots=True)
+class _Batch:
+    ops: list[Op]
+    done: trio.Event | None
+
+
+class Journal:
+    """Handle to the journal owner task."""
+
+    def __init__(self, file: JournalFile) -> None:
+        self.file = file
+        self._send, self._receive = trio.open_memory_channel[_Batch](math.inf)
+        self.commits = 0
+        self.ops_written = 0
+        self._failure: BaseException | None = None
+
+    async def write(self, *ops: Op) -> None:
+        """Queue write operations and wait until they are committed."""
+        if self._failure is not None:
+            raise JournalError(f"journal writes failed earlier: {self._failure}")
+        done = trio.Event()
+        self._send.send_nowait(_Batch(list(ops), done))
+        await done.wait()
+        if self._failure is not None:
+            raise JournalError(f"journal write failed: {self._failure}")
+
+    def write_nowait(self, *ops: Op) -> None:
+        """Queue write operations; they are committed with the next batch."""
+        if self._failure is None:
+            self._send.send_nowait(_Batch(list(ops), None))
+
+    async def _run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        async for first in self._receive:
+            batches = [first]
+            while True:
+                try:
+                    batches.append(self._receive.receive_nowait())
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            self._commit(batches)
+            await trio.lowlevel.checkpoint()
+
+    def _commit(self, batches: list[_Batch]) -> None:
+        try:
+            with self.file.transaction():
+                for batch in batches:
+                    for op in batch.ops:
+                        op(self.file)
+                        self.ops_written += 1
+            self.commits += 1
+        except Exception as exc:  # a failed write must not be mistaken for a durable one
+            self._failure = exc
+        for batch in batches:
+            if batch.done is not None:
+                batch.done.set()
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is committed."""
+        await self.write()
+
+    async def aclose(self) -> None:
+        """Flush and stop accepting writes."""
+        await self.flush()
+        self._send.close()
+
+
+@asynccontextmanager
+async def open_journal(path: str | os.PathLike[str]) -> AsyncIterator[Journal]:
+    """Open the journal file and run its owner task for the body of the ``async with``."""
+    file = JournalFile.open(path)
+    try:
+        async with trio.open_nursery() as nursery:
+            journal = Journal(file)
+            await nursery.start(journal._run)
+            try:
+                yield journal
+            finally:
+                with trio.CancelScope(shield=True):
+                    await journal.aclose()
+    finally:
+        file.close()
