@@ -179,6 +179,7 @@ def step(trade: TradeState, event: Event, policy: Policy) -> Decision:
             synced = replace(
                 synced, last_eval_id=event.eval_id, score=event.score.total, flip=event.flip
             )
+            synced = replace(synced, last_deep_check_at=event.at)
             return _decide(synced, Facts.from_evaluated(event), policy)
         case _:
             assert_never(event)
@@ -226,6 +227,25 @@ def _decide(trade: TradeState, facts: Facts, policy: Policy) -> Decision:
     return Decision(trade)
 
 
+def wants_early_check(
+    trade: TradeState, price: float, flip_against: bool, at: float, policy: Policy
+) -> bool:
+    """Whether a fast check should trigger an early deep check.
+
+    A VWAP flip against the trade, or an adverse move beyond ``early_check_adverse_move``
+    from entry, is reason enough, at most once per ``early_check_min_interval_seconds`` after
+    the last deep check of either kind (an early check right after a bar's check would only
+    take a second step on the same data).
+    """
+    m = policy.machine
+    if not trade.is_open or trade.pending is not None or trade.entry <= 0:
+        return False
+    if at - trade.last_deep_check_at < m.early_check_min_interval_seconds:
+        return False
+    adverse = trade.side.sign * (trade.entry - price) / trade.entry
+    return flip_against or adverse > m.early_check_adverse_move
+
+
 def table_rows() -> list[tuple[str, str, str, str, str]]:
     """The table as text rows (source, target, rule, trigger, actions), for docs and status."""
     rows = []
@@ -237,4 +257,7 @@ def table_rows() -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
-__all__ = ["OPEN", "TABLE", "Decision", "Note", "NoteKind", "Rule", "Transition", "step"]
+__all__ = [
+    "OPEN", "TABLE", "Decision", "Note", "NoteKind", "Rule", "Transition", "step",
+    "wants_early_check",
+]

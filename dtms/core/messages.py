@@ -170,6 +170,8 @@ class Evaluated:
     main: PositionView | None
     hedge: PositionView | None = None
     readd: PositionView | None = None
+    early: bool = False
+    """An early deep check (fast check saw a flip or an adverse move), rate-limited per trade."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,7 +130,8 @@ class TradeState:
     """After a failure, nothing is re-sent before a deep check newer than this one."""
     last_eval_id: int = 0
     last_observed_at: float = 0.0
-    last_early_check_at: float = 0.0
+    last_deep_check_at: float = 0.0
+    """Broker time of the last deep check, regular or early."""
     seq: int = 0
     """Counter for command ids, so ids are unique and stable across restarts."""
     notices: tuple[str, ...] = ()

@@ -169,6 +169,8 @@ class SymbolSpec:
     trade_mode: int = 4
     """SYMBOL_TRADE_MODE_*: 4 is full trading."""
     contract_size: float = 100_000.0
+    exemode: int = 2
+    """SYMBOL_TRADE_EXECUTION_*: 0 request, 1 instant, 2 market, 3 exchange."""
 
     @property
     def close_by_allowed(self) -> bool:
