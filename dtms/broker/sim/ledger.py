@@ -1,0 +1,276 @@
+"""The trade server's books: open positions, history orders, deals, balance, ticket counters.
+
+Theory of operation: every execution, whoever asked for it (an API request, a stop loss, a
+stop-out, a hand close), goes through one of the fill primitives of :class:`Book`, which write
+what MT5 writes (reference §6.7): one FILLED history order, one deal per position touched
+(IN/OUT/INOUT/OUT_BY), balance changes of profit + commission + swap on exits, and the position
+created, shrunk, reversed or removed. Orders and deals are numbered from separate increasing
+counters; a position's ticket and identifier are its opening order's ticket and never change.
+
+History orders and deals are immutable once written, so they are stored as the result structs
+themselves. :meth:`Book.fork` copies the open state (not the history) so ``order_check`` can
+project an execution without touching the account.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from dtms.broker import constants as c
+from dtms.broker.sim.account import Money, money, side_sign
+from dtms.broker.sim.symbols import SimSymbol
+from dtms.broker.structs import TradeDeal, TradeOrder
+
+FIRST_ORDER_TICKET = 557_416_500
+FIRST_DEAL_TICKET = 535_084_500
+
+
+def opposite(order_type: int) -> int:
+    """The order/deal type that offsets a BUY (0) or SELL (1) position."""
+    return c.ORDER_TYPE_SELL if side_sign(order_type) > 0 else c.ORDER_TYPE_BUY
+
+
+@dataclass(slots=True)
+class Position:
+    """An open position on the server."""
+
+    ticket: int
+    symbol: str
+    type: int
+    volume: float
+    price_open: float
+    sl: float
+    tp: float
+    time_msc: int
+    time_update_msc: int
+    magic: int
+    reason: int
+    comment: str
+    swap: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """What one execution produced, for the trade result."""
+
+    order: int
+    deal: int
+    volume: float
+    price: float
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who asked for an execution and how it is labelled in the history."""
+
+    reason: int
+    magic: int = 0
+    comment: str = ""
+    filling: int = c.ORDER_FILLING_FOK
+
+
+class Book:
+    """Positions, history and balance of one account."""
+
+    def __init__(
+        self,
+        symbols: Mapping[str, SimSymbol],
+        money_: Money,
+        *,
+        commission_per_lot: float = 0.0,
+    ) -> None:
+        """Start an empty book; deposit the initial balance with :meth:`deposit`."""
+        self._symbols = symbols
+        self.money = money_
+        self.commission_per_lot = commission_per_lot
+        self.positions: dict[int, Position] = {}
+        self.orders: list[TradeOrder] = []
+        self.deals: list[TradeDeal] = []
+        self.balance = 0.0
+        self.credit = 0.0
+        self._next_order = FIRST_ORDER_TICKET
+        self._next_deal = FIRST_DEAL_TICKET
+
+    def fork(self) -> Book:
+        """A copy of the open state with an empty history, to project an execution on."""
+        other = Book(self._symbols, self.money, commission_per_lot=self.commission_per_lot)
+        other.positions = {t: dataclasses.replace(p) for t, p in self.positions.items()}
+        other.balance, other.credit = self.balance, self.credit
+        other._next_order, other._next_deal = self._next_order, self._next_deal
+        return other
+
+    # --- queries ---------------------------------------------------------------------------
+    def on_symbol(self, symbol: str) -> list[Position]:
+        """Open positions of ``symbol``, oldest first."""
+        return [p for p in self.positions.values() if p.symbol == symbol]
+
+    def legs(self) -> list[tuple[str, int, float, float]]:
+        """``(symbol, type, volume, price_open)`` of every open position, for margin."""
+        return [(p.symbol, p.type, p.volume, p.price_open) for p in self.positions.values()]
+
+    def floating(self, pos: Position, bid: float, ask: float) -> float:
+        """Rounded floating profit of ``pos`` at a quote (swap not included)."""
+        close = bid if side_sign(pos.type) > 0 else ask
+        sym = self._symbols[pos.symbol]
+        return money(self.money.profit(sym, pos.type, pos.volume, pos.price_open, close))
+
+    # --- balance operations ----------------------------------------------------------------
+    def deposit(self, amount: float, time_msc: int, comment: str = "Deposit") -> int:
+        """Credit (or, negative, withdraw) ``amount`` to the balance; returns the deal ticket."""
+        self.balance = money(self.balance + amount)
+        deal = self._deal_ticket()
+        self.deals.append(TradeDeal(
+            ticket=deal, order=0, time=time_msc // 1000, time_msc=time_msc,
+            type=c.DEAL_TYPE_BALANCE, entry=c.DEAL_ENTRY_IN, reason=c.DEAL_REASON_CLIENT,
+            profit=money(amount), comment=comment,
+        ))
+        return deal
+
+    def charge_swap(self, pos: Position, amount: float) -> None:
+        """Accrue one rollover's swap on an open position."""
+        pos.swap = money(pos.swap + amount)
+
+    # --- executions ------------------------------------------------------------------------
+    def open(
+        self, symbol: str, order_type: int, volume: float, price: float, *, sl: float, tp: float,
+        origin: Origin, time_msc: int,
+    ) -> Fill:
+        """Open a new position (hedging, or the first one of a symbol on netting)."""
+        order = self._order(symbol, order_type, volume, price, sl, tp, origin, time_msc, None)
+        pos = Position(
+            ticket=order, symbol=symbol, type=order_type, volume=volume, price_open=price,
+            sl=sl, tp=tp, time_msc=time_msc, time_update_msc=time_msc, magic=origin.magic,
+            reason=origin.reason, comment=origin.comment,
+        )
+        self.positions[order] = pos
+        deal = self._deal(pos, order_type, c.DEAL_ENTRY_IN, volume, price, origin, time_msc)
+        return Fill(order, deal, volume, price, order)
+
+    def close(
+        self, pos: Position, volume: float, price: float, *, origin: Origin, time_msc: int
+    ) -> Fill:
+        """Close ``volume`` of ``pos`` at ``price`` (all of it removes the position)."""
+        kind = opposite(pos.type)
+        order = self._order(pos.symbol, kind, volume, price, 0.0, 0.0, origin, time_msc,
+                            pos.ticket)
+        deal = self._exit(pos, kind, c.DEAL_ENTRY_OUT, volume, price, origin, time_msc, order)
+        self._shrink(pos, volume, time_msc)
+        return Fill(order, deal, volume, price, pos.ticket)
+
+    def close_by(self, pos: Position, by: Position, *, origin: Origin, time_msc: int) -> Fill:
+        """Offset ``pos`` against the opposite ``by`` at ``by``'s open price (no spread)."""
+        volume = min(pos.volume, by.volume)
+        price = by.price_open
+        order = self._order(pos.symbol, c.ORDER_TYPE_CLOSE_BY, volume, price, 0.0, 0.0, origin,
+                            time_msc, pos.ticket, by.ticket)
+        deal = self._exit(pos, opposite(pos.type), c.DEAL_ENTRY_OUT_BY, volume, price, origin,
+                          time_msc, order)
+        self._exit(by, opposite(by.type), c.DEAL_ENTRY_OUT_BY, volume, price, origin, time_msc,
+                   order)
+        self._shrink(pos, volume, time_msc)
+        self._shrink(by, volume, time_msc)
+        return Fill(order, deal, volume, price, pos.ticket)
+
+    def net(
+        self, symbol: str, order_type: int, volume: float, price: float, *, sl: float, tp: float,
+        origin: Origin, time_msc: int,
+    ) -> Fill:
+        """Execute on a netting account: open, add to, reduce, close or reverse the position."""
+        existing = self.on_symbol(symbol)
+        if not existing:
+            return self.open(symbol, order_type, volume, price, sl=sl, tp=tp, origin=origin,
+                             time_msc=time_msc)
+        pos = existing[0]
+        order = self._order(symbol, order_type, volume, price, sl, tp, origin, time_msc,
+                            pos.ticket)
+        if side_sign(order_type) == side_sign(pos.type):
+            deal = self._deal(pos, order_type, c.DEAL_ENTRY_IN, volume, price, origin, time_msc,
+                              order)
+            total = pos.volume + volume
+            pos.price_open = round((pos.price_open * pos.volume + price * volume) / total, 10)
+            pos.volume = round(total, 8)
+        elif volume <= pos.volume + 1e-9:
+            deal = self._exit(pos, order_type, c.DEAL_ENTRY_OUT, volume, price, origin,
+                              time_msc, order)
+            self._shrink(pos, volume, time_msc)
+            return Fill(order, deal, volume, price, pos.ticket)
+        else:
+            closed = pos.volume
+            deal = self._exit(pos, order_type, c.DEAL_ENTRY_INOUT, volume, price, origin,
+                              time_msc, order, profit_volume=closed)
+            pos.type, pos.volume, pos.price_open = order_type, round(volume - closed, 8), price
+        if sl or tp:
+            pos.sl, pos.tp = sl, tp
+        pos.time_update_msc = time_msc
+        return Fill(order, deal, volume, price, pos.ticket)
+
+    def modify(self, pos: Position, sl: float, tp: float, time_msc: int) -> None:
+        """Replace both stop levels of ``pos``."""
+        pos.sl, pos.tp, pos.time_update_msc = sl, tp, time_msc
+
+    # --- internals -------------------------------------------------------------------------
+    def _order_ticket(self) -> int:
+        self._next_order += 1
+        return self._next_order
+
+    def _deal_ticket(self) -> int:
+        self._next_deal += 1
+        return self._next_deal
+
+    def _order(
+        self, symbol: str, order_type: int, volume: float, price: float, sl: float, tp: float,
+        origin: Origin, time_msc: int, position: int | None, position_by: int = 0,
+    ) -> int:
+        """Write a FILLED history order; ``position`` None means it opens its own position."""
+        ticket = self._order_ticket()
+        t = time_msc // 1000
+        self.orders.append(TradeOrder(
+            ticket=ticket, time_setup=t, time_setup_msc=time_msc, time_done=t,
+            time_done_msc=time_msc, type=order_type, type_filling=origin.filling,
+            state=c.ORDER_STATE_FILLED, magic=origin.magic,
+            position_id=ticket if position is None else position,
+            position_by_id=position_by, reason=origin.reason, volume_initial=volume,
+            price_open=price, sl=sl, tp=tp, price_current=price, symbol=symbol,
+            comment=origin.comment,
+        ))
+        return ticket
+
+    def _deal(
+        self, pos: Position, deal_type: int, entry: int, volume: float, price: float,
+        origin: Origin, time_msc: int, order: int | None = None, *, profit: float = 0.0,
+        swap: float = 0.0,
+    ) -> int:
+        commission = money(-self.commission_per_lot * volume)
+        self.balance = money(self.balance + profit + commission + swap)
+        ticket = self._deal_ticket()
+        self.deals.append(TradeDeal(
+            ticket=ticket, order=pos.ticket if order is None else order, time=time_msc // 1000,
+            time_msc=time_msc, type=deal_type, entry=entry, magic=origin.magic,
+            position_id=pos.ticket, reason=origin.reason, volume=volume, price=price,
+            commission=commission, swap=swap, profit=profit, symbol=pos.symbol,
+            comment=origin.comment,
+        ))
+        return ticket
+
+    def _exit(
+        self, pos: Position, deal_type: int, entry: int, volume: float, price: float,
+        origin: Origin, time_msc: int, order: int, *, profit_volume: float | None = None,
+    ) -> int:
+        closed = volume if profit_volume is None else profit_volume
+        sym = self._symbols[pos.symbol]
+        profit = money(self.money.profit(sym, pos.type, closed, pos.price_open, price))
+        swap = money(pos.swap * min(closed / pos.volume, 1.0)) if pos.volume else 0.0
+        pos.swap = money(pos.swap - swap)
+        return self._deal(pos, deal_type, entry, volume, price, origin, time_msc, order,
+                          profit=profit, swap=swap)
+
+    def _shrink(self, pos: Position, volume: float, time_msc: int) -> None:
+        left = round(pos.volume - volume, 8)
+        if left <= 1e-9:
+            del self.positions[pos.ticket]
+        else:
+            pos.volume = left
+            pos.time_update_msc = time_msc

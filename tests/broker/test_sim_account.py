@@ -1,0 +1,167 @@
+"""Money: margin and profit formulas, currency conversion, account arithmetic, swaps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dtms.broker import constants as c
+from dtms.broker.sim import SimBroker
+from dtms.broker.sim.clock import ManualClock
+from tests.broker.conftest import START, Orders
+
+BUY, SELL = c.ORDER_TYPE_BUY, c.ORDER_TYPE_SELL
+DAY = 86_400
+
+
+@pytest.mark.parametrize(
+    ("symbol", "volume", "price", "expected"),
+    [
+        ("EURUSD", 0.1, 1.0991, 109.91),  # 100 EUR at the order price (MetaQuotes docs)
+        ("GBPUSD", 0.1, 1.2273, 122.73),
+        ("USDJPY", 0.1, 108.0, 100.0),
+        ("USDCHF", 0.1, 0.91, 100.0),
+        ("XAUUSD", 1.0, 2350.0, 2350.0),  # CFDLEVERAGE: lots x contract x price / leverage
+        ("US30", 1.0, 39000.0, 390.0),
+    ],
+)
+def test_margin_worked_values(
+    sim: SimBroker, symbol: str, volume: float, price: float, expected: float
+) -> None:
+    assert sim.order_calc_margin(BUY, symbol, volume, price) == pytest.approx(expected)
+    assert sim.last_error() == (1, "Success")
+
+
+def test_cross_margin_converts_through_the_major(sim: SimBroker) -> None:
+    tick = sim.symbol_info_tick("EURUSD")
+    assert tick is not None
+    margin = sim.order_calc_margin(BUY, "EURJPY", 0.1, 162.5)
+    assert margin == pytest.approx(100.0 * (tick.bid + tick.ask) / 2, abs=0.006)
+
+
+def test_margin_scales_with_leverage(make: Any) -> None:
+    sim = make(leverage=500)
+    assert sim.order_calc_margin(BUY, "EURUSD", 1.0, 1.1) == pytest.approx(220.0)
+
+
+@pytest.mark.parametrize(
+    ("symbol", "action", "open_", "close", "expected"),
+    [
+        ("EURUSD", BUY, 1.1000, 1.1030, 300.0),
+        ("GBPUSD", SELL, 1.2730, 1.2700, 300.0),
+        ("USDJPY", BUY, 108.183, 108.483, 276.54),  # JPY converted at the closing price
+        ("USDJPY", SELL, 108.179, 107.879, 278.09),
+        ("EURUSD", BUY, 1.1030, 1.1000, -300.0),
+    ],
+)
+def test_profit_worked_values(
+    sim: SimBroker, symbol: str, action: int, open_: float, close: float, expected: float
+) -> None:
+    assert sim.order_calc_profit(action, symbol, 1.0, open_, close) == pytest.approx(expected)
+
+
+def test_calc_functions_refuse_bad_arguments(sim: SimBroker) -> None:
+    assert sim.order_calc_margin(c.ORDER_TYPE_BUY_LIMIT + 40, "EURUSD", 0.1, 1.1) is None
+    assert sim.last_error()[0] == -2
+    assert sim.order_calc_profit(BUY, "NOPE", 0.1, 1.1, 1.2) is None
+    assert sim.last_error()[0] == -4
+
+
+def test_account_arithmetic_with_open_positions(make: Any, clock: ManualClock) -> None:
+    sim = make(credit=500.0)
+    orders = Orders(sim)
+    orders.buy(volume=1.0)
+    orders.sell("GBPUSD", 0.5)
+    orders.buy("USDJPY", 0.3)
+    clock.advance(120)
+    acc = sim.account_info()
+    assert acc is not None
+    positions = sim.positions_get() or ()
+    assert acc.credit == 500.0 and acc.balance == 10_000.0
+    assert acc.profit == pytest.approx(sum(p.profit + p.swap for p in positions), abs=0.011)
+    assert acc.equity == pytest.approx(acc.balance + acc.credit + acc.profit, abs=0.011)
+    assert acc.margin_free == pytest.approx(acc.equity - acc.margin, abs=0.011)
+    assert acc.margin_level == pytest.approx(acc.equity / acc.margin * 100, abs=0.01)
+    assert acc.margin_so_call == 50.0 and acc.margin_so_so == 30.0
+
+
+def test_margin_level_is_zero_without_margin(sim: SimBroker) -> None:
+    acc = sim.account_info()
+    assert acc is not None
+    assert (acc.margin, acc.margin_level, acc.margin_free) == (0.0, 0.0, acc.equity)
+
+
+def test_order_check_projects_the_account(sim: SimBroker, orders: Orders) -> None:
+    bid, ask = orders.tick()
+    req = {"action": c.TRADE_ACTION_DEAL, "symbol": "EURUSD", "volume": 1.0, "type": BUY,
+           "type_filling": c.ORDER_FILLING_FOK}
+    check = sim.order_check(req)
+    assert check is not None and (check.retcode, check.comment) == (0, "Done")
+    assert sim.last_error() == (1, "Success")
+    assert check.balance == 10_000.0
+    assert check.margin == pytest.approx(1000 * ask, abs=0.01)
+    assert check.profit == pytest.approx((bid - ask) * 100_000, abs=0.011)
+    assert check.equity == pytest.approx(10_000 + check.profit)
+    assert check.margin_free == pytest.approx(check.equity - check.margin)
+    assert check.margin_level == pytest.approx(check.equity / check.margin * 100, abs=0.01)
+    assert check.request.volume == 1.0
+    assert sim.positions_get() == (), "order_check must not trade"
+
+
+def test_order_check_reports_refusals_with_their_retcode(sim: SimBroker) -> None:
+    check = sim.order_check({"action": 1, "symbol": "EURUSD", "volume": 0.015, "type": 0})
+    assert check is not None and check.retcode == c.TRADE_RETCODE_INVALID_VOLUME
+    assert check.comment == "Invalid volume" and check.balance == 10_000.0
+
+
+def test_floating_profit_follows_the_quote(
+    sim: SimBroker, orders: Orders, clock: ManualClock
+) -> None:
+    pos = orders.opened("USDJPY", 1.0)
+    sim.market.set_mid("USDJPY", pos.price_open + 0.5)
+    clock.advance(1)
+    now = orders.position(pos.ticket)
+    assert now.price_current > pos.price_open + 0.4
+    expected = (now.price_current - pos.price_open) * 100_000 / now.price_current
+    assert now.profit == pytest.approx(expected, abs=0.006)
+
+
+def test_swaps_accrue_at_rollover_with_triple_wednesday(
+    sim: SimBroker, orders: Orders, clock: ManualClock
+) -> None:
+    pos = orders.opened("EURUSD", 1.0)  # swap_long -6.5 points: -6.50 USD a night per lot
+    clock.set(START + 17 * 3600 + 1)  # past Tuesday 00:00: Monday's night
+    assert orders.position(pos.ticket).swap == pytest.approx(-6.5)
+    clock.set(START + 3 * DAY - 7 * 3600 + 1)  # past Thursday 00:00: Tue, Wed (x3)
+    assert orders.position(pos.ticket).swap == pytest.approx(-6.5 * 5)
+    acc = sim.account_info()
+    assert acc is not None
+    p = orders.position(pos.ticket)
+    assert acc.profit == pytest.approx(p.profit + p.swap, abs=0.011)
+    before = acc.balance
+    orders.close(pos.ticket)
+    out = (sim.history_deals_get(position=pos.ticket) or ())[-1]
+    assert out.swap == pytest.approx(-32.5)
+    after = sim.account_info()
+    assert after is not None and after.balance == pytest.approx(before + out.profit - 32.5)
+
+
+def test_no_swaps_when_switched_off(make: Any, clock: ManualClock) -> None:
+    sim = make(swaps=False)
+    pos = Orders(sim).opened("EURUSD", 1.0)
+    clock.set(START + DAY)
+    assert Orders(sim).position(pos.ticket).swap == 0.0
+    info = sim.symbol_info("EURUSD")
+    assert info is not None and info.swap_mode == c.SYMBOL_SWAP_MODE_DISABLED
+
+
+def test_deposits_are_balance_deals(sim: SimBroker) -> None:
+    ticket = sim.scenario.deposit(2_500.0)
+    acc = sim.account_info()
+    assert acc is not None and acc.balance == 12_500.0
+    deals = sim.history_deals_get(0, START + 10) or ()
+    balance_deals = [d for d in deals if d.type == c.DEAL_TYPE_BALANCE]
+    assert [d.profit for d in balance_deals] == [10_000.0, 2_500.0]
+    assert balance_deals[-1].ticket == ticket
+    assert all(d.order == 0 and d.position_id == 0 and d.symbol == "" for d in balance_deals)
