@@ -168,14 +168,14 @@ def step(trade: TradeState, event: Event, policy: Policy) -> Decision:
         case Observed():
             if event.at <= trade.last_observed_at:
                 return Decision(trade)
-            synced = _sync(trade, event.main)
+            synced = _sync(trade, event.main, event.at)
             synced = replace(synced, last_observed_at=event.at, flip=event.flip or synced.flip)
             facts = Facts.from_observed(event)
             return _decide(synced, facts, policy)
         case Evaluated():
             if event.eval_id <= trade.last_eval_id:
                 return Decision(trade)
-            synced = _sync(trade, event.main)
+            synced = _sync(trade, event.main, event.at)
             synced = replace(
                 synced, last_eval_id=event.eval_id, score=event.score.total, flip=event.flip
             )
@@ -185,9 +185,9 @@ def step(trade: TradeState, event: Event, policy: Policy) -> Decision:
             assert_never(event)
 
 
-def _sync(trade: TradeState, main: PositionView | None) -> TradeState:
-    """Accept the broker's word on the main position's volume and stops."""
-    if main is None or trade.state is State.CLOSED:
+def _sync(trade: TradeState, main: PositionView | None, at: float) -> TradeState:
+    """Accept the broker's word on the main position's volume and stops (if not stale)."""
+    if main is None or trade.state is State.CLOSED or at <= trade.changed_at:
         return trade
     partial_in_flight = trade.pending is not None and any(
         item.command.action.value == "partial_close" and not item.final
@@ -198,6 +198,10 @@ def _sync(trade: TradeState, main: PositionView | None) -> TradeState:
 
 
 def _decide(trade: TradeState, facts: Facts, policy: Policy) -> Decision:
+    if facts.main is not None and facts.at <= trade.changed_at:
+        # the snapshot predates our last change: our own volume and stops are newer
+        main = replace(facts.main, volume=trade.volume, sl=trade.sl, tp=trade.tp)
+        facts = replace(facts, main=main)
     if trade.pending is not None:
         new, notes, record = resolve(trade, facts, policy)
         return Decision(new, notes=notes, transition=record)

@@ -27,13 +27,13 @@ class Bounds:
     def violation(self, value: float) -> str | None:
         """Return why ``value`` is out of range, or None when it is in range."""
         if self.ge is not None and value < self.ge:
-            return f"must be >= {self.ge}"
+            return f"must be >= {self.ge:g}"
         if self.gt is not None and value <= self.gt:
-            return f"must be > {self.gt}"
+            return f"must be > {self.gt:g}"
         if self.le is not None and value > self.le:
-            return f"must be <= {self.le}"
+            return f"must be <= {self.le:g}"
         if self.lt is not None and value >= self.lt:
-            return f"must be < {self.lt}"
+            return f"must be < {self.lt:g}"
         return None
 
 

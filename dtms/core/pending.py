@@ -215,7 +215,8 @@ def _still_listed(c: Command, f: Facts) -> PositionView | None:
 
 
 def _effects(trade: TradeState, item: InFlight, at: float) -> TradeState:
-    """What an executed command changed at the broker."""
+    """What an executed command changed at the broker (snapshots older than it are stale)."""
+    trade = replace(trade, changed_at=max(trade.changed_at, at))
     c = item.command
     match c:
         case ModifyStops():
@@ -307,7 +308,7 @@ def commit(
 
 def recognise_hedge(trade: TradeState, f: Facts, policy: Policy) -> Resolved | None:
     """Attach a hedge found at the broker that the trade does not know (lost answer, restart)."""
-    if f.hedge is None or f.main is None:
+    if f.hedge is None or f.main is None or f.at <= trade.changed_at:
         return None
     if trade.hedge is not None:
         if f.hedge.ticket != trade.hedge.ticket:

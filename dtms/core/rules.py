@@ -91,7 +91,8 @@ def holds(trigger: Trigger, trade: TradeState, f: Facts, policy: Policy) -> str 
             return "main position no longer exists at the broker" if f.main is None else None
         case Trigger.HEDGE_VANISHED:
             h = trade.hedge
-            gone = h is not None and (f.hedge is None or f.hedge.ticket != h.ticket)
+            gone = h is not None and f.at > trade.changed_at and (
+                f.hedge is None or f.hedge.ticket != h.ticket)
             return f"hedge #{h.ticket} vanished (SL hit or closed by hand)" if gone and h else None
         case Trigger.CHOCH_AGAINST:
             return "CHOCH against the trade" if m.close_on_choch and s and s.choch_against else None

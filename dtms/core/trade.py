@@ -128,6 +128,10 @@ class TradeState:
     """Failed attempts per action in the current episode (reset by a committed transition)."""
     retry_after_eval: int | None = None
     """After a failure, nothing is re-sent before a deep check newer than this one."""
+    changed_at: float = 0.0
+    """Broker time of the last change dtms made at the broker. A snapshot taken at or before it
+    may predate that change: it cannot prove an absence, and its volume and stops are older
+    than the trade's own."""
     last_eval_id: int = 0
     last_observed_at: float = 0.0
     last_deep_check_at: float = 0.0

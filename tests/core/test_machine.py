@@ -393,3 +393,33 @@ def test_winning_sell_hedge_side_and_sl_mirror_the_buy() -> None:
     ask = round(d.bid + 10 * 0.00001, 5)
     assert cmd.sl == pytest.approx(ask - 0.001)
     assert d.trade.state is State.HEDGED
+
+
+def test_a_snapshot_older_than_the_hedge_does_not_make_it_vanish() -> None:
+    d = _driver_in(State.HEDGED)
+    assert d.trade.hedge is not None
+    opened = d.trade.hedge.opened_at
+    # read before the hedge order executed, delivered after it was confirmed
+    stale = Observed(opened - 0.5, d.main, None, None, market(d.bid))
+    d.trade = replace(d.trade, last_observed_at=opened - 1)
+    decision = step(d.trade, stale, POLICY)
+    assert decision.trade.state is State.HEDGED and decision.transition is None
+    fresh = Observed(opened + 1, d.main, None, None, market(d.bid))
+    assert step(decision.trade, fresh, POLICY).trade.state is State.WARNING_L2
+
+
+def test_a_stale_snapshot_cannot_make_a_stop_looser_than_the_one_just_set() -> None:
+    d = Driver(position_trade(), position(price_current=1.10150))
+    d.bid = 1.10150
+    d.evaluate(-2.5)  # HEALTHY -> WARNING_L1, SL moved to 1.10000 at the broker
+    assert d.trade.sl == pytest.approx(1.10000)
+    tightened_at = d.trade.changed_at
+    # read before the modify: still shows the old 1.09500. At a bid of 1.10100 a new stop
+    # would be 1.09950: tighter than the stale SL, but looser than the real 1.10000.
+    old_view = replace(d.main, sl=1.09500, price_current=1.10100)
+    ev = Evaluated(tightened_at, int(tightened_at) + 7, score(-2.5), FlipState(),
+                   market(1.10100, at=tightened_at), HEDGING, old_view, None)
+    decision = step(replace(d.trade, state=State.HEALTHY), ev, POLICY)
+    assert decision.commands == ()
+    assert any("would not tighten" in n.text for n in decision.notes)
+    assert decision.trade.sl == pytest.approx(1.10000)
