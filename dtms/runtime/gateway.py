@@ -1,0 +1,385 @@
+"""The gateway actor: the only code that calls the broker.
+
+Theory of operation. One task owns the broker object and serves a priority queue of requests
+(close > hedge > modify > read, FIFO within a class) through one
+:class:`~dtms.runtime.executor.Executor`, one broker call at a time. Callers hold a
+:class:`Gateway` handle and ``await gateway.call(...)``; each gets a frozen :class:`CallResult`
+whose ``outcome`` says what to do next (``dtms.broker.outcomes``). Deadlines are absolute Trio
+times: passing one while queued means the request was never sent (DEFINITIVE); passing it in
+flight means nobody knows (UNKNOWN) — the call still completes in the background and the next
+one waits for it. A queued request with the same ``coalesce_key`` as a newer one is replaced by
+it, and both callers get the newer one's result. ``order_send`` calls are spaced by a throttle.
+
+Consecutive reads at the head of the queue go to the executor as one batch (``read_batch``):
+the thread runs them back to back, still one at a time and in queue order, and a single
+thread hand-off serves them all. An ``order_send`` is always sent alone.
+
+On IPC loss (an IPC ``last_error`` or an exception from the link) the call in flight is
+UNKNOWN, the gateway re-initializes with exponential backoff (queued requests wait, their
+deadlines still apply), then bumps :attr:`Gateway.connection_epoch` so the supervisor
+reconciles: ``await gateway.wait_reconnected(seen_epoch)`` returns once the epoch moved past
+``seen_epoch`` (or poll ``connection_epoch``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import trio
+
+from dtms.broker import outcomes
+from dtms.core.params import knob
+from dtms.errors import GatewayClosed
+from dtms.runtime.executor import Executor, InlineExecutor, WorkerThreadExecutor
+from dtms.runtime.gateway_link import BrokerLink, Call
+from dtms.runtime.gateway_requests import (
+    CallResult,
+    Priority,
+    Request,
+    RequestQueue,
+    State,
+    unsent,
+)
+from dtms.runtime.gateway_stats import GatewayStatistics, StatsRecorder
+
+__all__ = [
+    "CallResult",
+    "Gateway",
+    "GatewaySettings",
+    "GatewayStatistics",
+    "InlineExecutor",
+    "Priority",
+    "WorkerThreadExecutor",
+    "open_gateway",
+]
+
+TRADE_ACTION_SLTP = 6
+SEND = "order_send"
+_OWNED_BY_GATEWAY = frozenset({"initialize", "shutdown", "login", "last_error"})
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    """Tunable numbers of the gateway (config table ``[gateway]``); times in Trio seconds."""
+
+    close_deadline: float = knob(30.0, "seconds a close may take, queue included", gt=0, le=3600)
+    hedge_deadline: float = knob(30.0, "seconds a hedge may take, queue included", gt=0, le=3600)
+    modify_deadline: float = knob(
+        30.0, "seconds an SL/TP modify may take, queue included", gt=0, le=3600
+    )
+    read_deadline: float = knob(10.0, "seconds a read may take, queue included", gt=0, le=3600)
+    send_interval: float = knob(
+        0.1, "minimum seconds between the end of one order_send and the next", ge=0, le=10
+    )
+    reconnect_initial_backoff: float = knob(
+        1.0, "first wait before re-initializing after an IPC loss, seconds", gt=0, le=60
+    )
+    reconnect_max_backoff: float = knob(
+        30.0, "cap of the doubling reconnect wait, seconds", gt=0, le=600
+    )
+    connect_attempts: int = knob(3, "initialize() attempts at start before giving up", ge=1, le=100)
+    read_batch: int = knob(
+        16,
+        "most queued reads handed to the broker thread at once (1: one per hand-off)",
+        ge=1,
+        le=256,
+    )
+    latency_window: int = knob(1000, "broker calls kept for latency percentiles", ge=10, le=100_000)
+    close_timeout: float = knob(
+        10.0, "seconds to let the call in flight finish at shutdown", gt=0, le=600
+    )
+
+    def __post_init__(self) -> None:
+        if self.reconnect_max_backoff < self.reconnect_initial_backoff:
+            raise ValueError("reconnect_max_backoff must be >= reconnect_initial_backoff")
+
+    def deadline_for(self, priority: Priority) -> float:
+        """The default relative deadline (seconds) of a request of ``priority``."""
+        if priority is Priority.CLOSE:
+            return self.close_deadline
+        if priority is Priority.HEDGE:
+            return self.hedge_deadline
+        if priority is Priority.MODIFY:
+            return self.modify_deadline
+        return self.read_deadline
+
+
+class Gateway:
+    """Handle of the gateway actor; obtain one with :func:`open_gateway`."""
+
+    def __init__(self, link: BrokerLink, settings: GatewaySettings, stats: StatsRecorder) -> None:
+        self._link = link
+        self._settings = settings
+        self._stats = stats
+        self._queue = RequestQueue()
+        self._in_flight: list[Request] = []
+        self._last_send_done = -float("inf")
+        self._closing = False
+        self._closed = trio.Event()
+
+    @property
+    def connection_epoch(self) -> int:
+        """1 after the first connect, +1 per successful reconnect."""
+        return self._link.epoch
+
+    @property
+    def connected(self) -> bool:
+        """Whether the broker link is up (False between an IPC loss and the reconnect)."""
+        return self._link.connected
+
+    async def wait_reconnected(self, epoch: int) -> int:
+        """Wait until :attr:`connection_epoch` is past ``epoch``; return the new epoch.
+
+        Raises:
+            GatewayClosed: the gateway closed while waiting.
+        """
+        return await self._link.wait_epoch_after(epoch)
+
+    async def call(
+        self,
+        fn_name: str,
+        *args: Any,
+        priority: Priority = Priority.READ,
+        deadline: float | None = None,
+        coalesce_key: Hashable | None = None,
+        **kwargs: Any,
+    ) -> CallResult:
+        """Call broker function ``fn_name(*args, **kwargs)`` through the queue.
+
+        Args:
+            priority: the request class (CLOSE > HEDGE > MODIFY > READ).
+            deadline: absolute Trio time; default now + the class's deadline from settings.
+            coalesce_key: a queued request with the same key is replaced by this one.
+
+        Raises:
+            GatewayClosed: the gateway is closing or closed.
+            ValueError: ``fn_name`` is not a broker function callers may use.
+        """
+        if self._closing:
+            raise GatewayClosed(f"gateway closed: {fn_name} not accepted")
+        if fn_name in _OWNED_BY_GATEWAY or not self._link.has_function(fn_name):
+            raise ValueError(f"{fn_name!r} is not a broker function callers may use")
+        if deadline is None:
+            deadline = trio.current_time() + self._settings.deadline_for(priority)
+        request = Request(fn_name, args, kwargs, priority, deadline, coalesce_key)
+        if self._queue.push(request) is not None:
+            self._stats.coalesced += 1
+        return await self._result_of(request, deadline)
+
+    async def send(
+        self,
+        request: Mapping[str, Any],
+        *,
+        priority: Priority | None = None,
+        deadline: float | None = None,
+        coalesce_key: Hashable | None = None,
+    ) -> CallResult:
+        """Send a trade request (``order_send``), classified by ``dtms.broker.outcomes``.
+
+        ``priority`` defaults to CLOSE for a close (DEAL with ``position``, or CLOSE_BY),
+        MODIFY for an SLTP, else HEDGE. An SLTP coalesces by ``("sltp", position)`` unless
+        another ``coalesce_key`` is given: the newest stops for a ticket win.
+        """
+        req = dict(request)
+        is_sltp = req.get("action") == TRADE_ACTION_SLTP
+        if priority is None:
+            if outcomes.is_close_request(req):
+                priority = Priority.CLOSE
+            else:
+                priority = Priority.MODIFY if is_sltp else Priority.HEDGE
+        if coalesce_key is None and is_sltp and req.get("position"):
+            coalesce_key = ("sltp", req["position"])
+        return await self.call(
+            SEND, req, priority=priority, deadline=deadline, coalesce_key=coalesce_key
+        )
+
+    def statistics(self) -> GatewayStatistics:
+        """A frozen snapshot of queue depths, counters, latencies and connection state."""
+        flight = self._in_flight[0].fn_name if self._in_flight else self._link.busy_with
+        return self._stats.snapshot(
+            queue_depth=self._queue.depth,
+            in_flight=flight,
+            connection_epoch=self._link.epoch,
+            connected=self._link.connected,
+        )
+
+    async def aclose(self) -> None:
+        """Stop accepting calls, fail the queued ones as not sent, let the call in flight
+        finish (shielded, bounded by ``close_timeout``), then shut the broker down."""
+        if self._closing:
+            with trio.CancelScope(shield=True):
+                await self._closed.wait()
+            return
+        self._closing = True
+        self._link.begin_close()
+        for request in self._queue.drain():
+            request.finish(unsent(outcomes.NOT_SENT_CLOSING))
+        with trio.CancelScope(shield=True):
+            await self._link.wait_idle(self._settings.close_timeout)
+            await self._link.close(self._settings.close_timeout)
+        self._closed.set()
+
+    # ----------------------------------------------------------------------- the actor
+
+    async def serve(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> NoReturn:
+        """Serve the queue until cancelled; idle once :meth:`aclose` has begun."""
+        task_status.started()
+        try:
+            while True:
+                if not self._link.connected:
+                    await self._link.reconnect()
+                    continue
+                await self._execute(await self._next_batch())
+        except GatewayClosed:  # closing: the link refuses to start another call
+            await trio.sleep_forever()
+
+    async def _next_batch(self) -> list[Request]:
+        """The next request, plus the reads right behind it in the queue (up to read_batch)."""
+        batch = [await self._next_request()]
+        if batch[0].fn_name == SEND:
+            return batch
+        while len(batch) < self._settings.read_batch:
+            request = self._queue.peek()
+            if request is None or request.fn_name == SEND:
+                break
+            if self._take(request):
+                batch.append(request)
+        return batch
+
+    async def _next_request(self) -> Request:
+        """Highest priority first; while the send throttle holds back an ``order_send``, the
+        best other request goes first (reads need no throttle)."""
+        while True:
+            request = self._queue.peek()
+            if request is None:
+                await self._queue.wait_for_work()
+                continue
+            if request.fn_name == SEND:
+                ready_at = self._last_send_done + self._settings.send_interval
+                if trio.current_time() < ready_at:
+                    request = self._queue.first_other_than(SEND)
+                    if request is None:
+                        with trio.move_on_at(ready_at):
+                            await self._queue.wait_for_work()
+                        continue
+            if self._take(request):
+                return request
+
+    def _take(self, request: Request) -> bool:
+        """Take ``request`` out of line; False (and finished) when its deadline has passed."""
+        self._queue.take(request)
+        if trio.current_time() < request.deadline:
+            return True
+        request.state = State.DROPPED
+        request.finish(unsent(outcomes.NOT_SENT_DEADLINE))
+        return False
+
+    async def _execute(self, batch: list[Request]) -> None:
+        now = trio.current_time()
+        for request in batch:
+            request.started = now
+        self._in_flight = batch
+        calls = [Call(r.fn_name, r.args, r.kwargs, r.trade_request) for r in batch]
+        try:
+            answers = await self._link.call_batch(calls)
+        except GatewayClosed:
+            for request in batch:
+                request.finish(unsent(outcomes.NOT_SENT_CLOSING))
+            raise
+        finally:
+            self._in_flight = []
+        if batch[0].fn_name == SEND:
+            self._last_send_done = trio.current_time()
+        for request, answer in zip(batch, answers, strict=False):
+            how = answer.classified
+            request.finish(
+                CallResult(
+                    how.outcome,
+                    answer.value,
+                    answer.retcode,
+                    answer.last_error,
+                    how.reason,
+                    answer.latency,
+                )
+            )
+        for request in batch[len(answers) :]:  # the link went down before these were sent
+            self._queue.requeue(request)
+
+    async def _result_of(self, request: Request, deadline: float) -> CallResult:
+        current, coalesced = request, False
+        try:
+            with trio.move_on_at(deadline):
+                while True:
+                    await current.done.wait()
+                    if current.replaced_by is None:
+                        break
+                    current, coalesced = current.replaced_by, True
+        except BaseException:
+            if current.result is None:
+                self._leave(current)
+            raise
+        if current.result is not None:
+            result = current.result
+        elif current.state is State.QUEUED:
+            self._leave(current)
+            down = not self._link.connected
+            result = unsent(outcomes.NOT_SENT_BROKER_DOWN if down else outcomes.NOT_SENT_DEADLINE)
+        else:
+            how, latency = outcomes.IN_FLIGHT_DEADLINE, trio.current_time() - current.started
+            result = CallResult(how.outcome, None, None, None, how.reason, latency)
+        if coalesced:
+            result = dataclasses.replace(result, coalesced=True)
+        self._stats.record_outcome(result.outcome, sent=result.sent)
+        return result
+
+    def _leave(self, request: Request) -> None:
+        """One caller stops waiting; a queued request nobody waits for leaves the queue."""
+        request.waiters -= 1
+        if request.waiters <= 0 and request.state is State.QUEUED:
+            self._queue.drop(request)
+
+
+@asynccontextmanager
+async def open_gateway(
+    connect: Callable[[], Any],
+    settings: GatewaySettings | None = None,
+    *,
+    executor: Executor | None = None,
+) -> AsyncIterator[Gateway]:
+    """Connect to the broker and run the gateway actor for the duration of the block.
+
+    Args:
+        connect: returns an object with the MT5 surface (``dtms.broker.protocol.Mt5Api``);
+            called once, on the executor. The gateway calls its ``initialize()`` (up to
+            ``settings.connect_attempts`` times) and ``shutdown()`` on exit.
+        settings: deadlines, throttle, backoff; defaults when None.
+        executor: where broker calls run; default one dedicated worker thread.
+
+    Raises:
+        BrokerUnavailable: the broker could not be initialized at start (one clear line).
+    """
+    settings = settings or GatewaySettings()
+    executor = executor if executor is not None else WorkerThreadExecutor()
+    stats = StatsRecorder(settings.latency_window)
+    await executor.start()
+    try:
+        link = await BrokerLink.open(connect, settings, executor, stats)
+    except BaseException:
+        with trio.CancelScope(shield=True):
+            await executor.aclose()
+        raise
+    gateway = Gateway(link, settings, stats)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(gateway.serve)
+        try:
+            yield gateway
+        finally:
+            with trio.CancelScope(shield=True):
+                await gateway.aclose()
+            nursery.cancel_scope.cancel()

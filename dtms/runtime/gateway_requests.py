@@ -1,0 +1,188 @@
+"""The gateway's requests, their results, and the priority queue they wait in.
+
+A :class:`Request` is one call waiting for the broker (or several callers' calls, once
+coalesced). The :class:`RequestQueue` serves the highest :class:`Priority` first and FIFO within
+a class; a request pushed with the ``coalesce_key`` of one still queued replaces it, keeps its
+place in line, and inherits its callers. Requests leave the queue lazily: taking one out of line
+only changes its state, and stale heap entries are skipped when they reach the top.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import heapq
+import itertools
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from dtms.broker.outcomes import Classified
+from dtms.core.types import Outcome
+
+
+class Priority(enum.IntEnum):
+    """Request classes, served highest first (FIFO within a class)."""
+
+    READ = 0
+    MODIFY = 1
+    HEDGE = 2
+    CLOSE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """What became of one gateway call."""
+
+    outcome: Outcome
+    value: Any
+    """The broker's return value (None when not sent or unknown)."""
+    retcode: int | None
+    """The result's retcode for order_send/order_check, else None."""
+    last_error: tuple[int, str] | None
+    """``last_error()`` read right after a None/False answer."""
+    reason: str
+    latency: float
+    """Seconds the broker call took (0 when never sent)."""
+    coalesced: bool = False
+    """True when this caller's request was replaced by a newer one with the same key."""
+    sent: bool = True
+    """False when the request never reached the broker (then the outcome is DEFINITIVE)."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the outcome is DONE."""
+        return self.outcome is Outcome.DONE
+
+
+def unsent(how: Classified) -> CallResult:
+    """The result of a request that never reached the broker."""
+    return CallResult(how.outcome, None, None, None, how.reason, 0.0, sent=False)
+
+
+class State(enum.Enum):
+    """Where a request is."""
+
+    QUEUED = "queued"
+    IN_FLIGHT = "in flight"
+    FINISHED = "finished"
+    DROPPED = "dropped"
+
+
+@dataclasses.dataclass(eq=False, slots=True)
+class Request:
+    """One broker call waiting in the queue, and the callers waiting for it."""
+
+    fn_name: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    priority: Priority
+    deadline: float
+    """Absolute Trio time; the latest deadline of its callers once coalesced."""
+    coalesce_key: Hashable | None = None
+    seq: int = 0
+    waiters: int = 1
+    state: State = State.QUEUED
+    done: trio.Event = dataclasses.field(default_factory=trio.Event)
+    result: CallResult | None = None
+    replaced_by: Request | None = None
+    started: float = 0.0
+
+    @property
+    def trade_request(self) -> Any:
+        """The request dict of an order_send/order_check (its first argument)."""
+        return self.args[0] if self.args else self.kwargs.get("request")
+
+    def finish(self, result: CallResult) -> None:
+        """Hand ``result`` to every caller waiting for this request."""
+        self.result = result
+        if self.state is not State.DROPPED:
+            self.state = State.FINISHED
+        self.done.set()
+
+
+class RequestQueue:
+    """Priority queue of requests with coalescing and lazy removal."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, int, Request]] = []
+        self._seq = itertools.count()
+        self._tiebreak = itertools.count()
+        self._by_key: dict[Hashable, Request] = {}
+        self._work = trio.Event()
+        self.depth: dict[Priority, int] = dict.fromkeys(Priority, 0)
+        """Queued requests per class."""
+
+    def __len__(self) -> int:
+        return sum(self.depth.values())
+
+    def push(self, request: Request) -> Request | None:
+        """Queue ``request``; return the queued request it replaced (same coalesce key)."""
+        request.seq = next(self._seq)
+        replaced = None
+        key = request.coalesce_key
+        if key is not None:
+            old = self._by_key.get(key)
+            if old is not None and old.state is State.QUEUED:
+                self.drop(old)
+                old.replaced_by = request
+                request.waiters += old.waiters
+                request.seq = old.seq
+                request.priority = max(request.priority, old.priority)
+                request.deadline = max(request.deadline, old.deadline)
+                old.done.set()
+                replaced = old
+        self.requeue(request)
+        return replaced
+
+    def requeue(self, request: Request) -> None:
+        """Put a request (back) in line at its priority and sequence number."""
+        request.state = State.QUEUED
+        key = request.coalesce_key
+        if key is not None and key not in self._by_key:
+            self._by_key[key] = request
+        entry = (-request.priority, request.seq, next(self._tiebreak), request)
+        heapq.heappush(self._heap, entry)
+        self.depth[request.priority] += 1
+        self._work.set()
+
+    def peek(self) -> Request | None:
+        """The request that would go next, or None when the queue is empty."""
+        heap = self._heap
+        while heap and heap[0][-1].state is not State.QUEUED:
+            heapq.heappop(heap)
+        return heap[0][-1] if heap else None
+
+    def first_other_than(self, fn_name: str) -> Request | None:
+        """The best queued request that does not call ``fn_name``."""
+        entries = (e for e in self._heap if e[-1].state is State.QUEUED)
+        best = min((e for e in entries if e[-1].fn_name != fn_name), default=None)
+        return best[-1] if best is not None else None
+
+    def take(self, request: Request) -> None:
+        """Take a queued request out of line (the caller sets its next state)."""
+        self.depth[request.priority] -= 1
+        key = request.coalesce_key
+        if key is not None and self._by_key.get(key) is request:
+            del self._by_key[key]
+        request.state = State.IN_FLIGHT
+
+    def drop(self, request: Request) -> None:
+        """Take a queued request out of line for good (nobody will send it)."""
+        self.take(request)
+        request.state = State.DROPPED
+
+    def drain(self) -> list[Request]:
+        """Drop and return every queued request."""
+        drained = []
+        while (request := self.peek()) is not None:
+            self.drop(request)
+            drained.append(request)
+        return drained
+
+    async def wait_for_work(self) -> None:
+        """Wait for the next push (call it right after finding nothing to do)."""
+        self._work = trio.Event()
+        await self._work.wait()
