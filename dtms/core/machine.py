@@ -37,7 +37,7 @@ from dtms.core.messages import (
 from dtms.core.pending import TransitionRecord, apply_outcome, recognise_hedge, resolve
 from dtms.core.policy import Policy
 from dtms.core.rules import Facts, Trigger, fire
-from dtms.core.trade import TradeState
+from dtms.core.trade import InFlight, TradeState
 from dtms.core.types import PositionView, State
 
 OPEN = frozenset(s for s in State if s.is_open)
@@ -155,6 +155,8 @@ class Decision:
     """The transition committed by this step, if any (for the journal)."""
     started: Rule | None = None
     """The transition that went pending in this step, if any."""
+    resolved: tuple[InFlight, ...] = ()
+    """Commands whose unknown or unconfirmed outcome this step's snapshot decided."""
 
 
 def step(trade: TradeState, event: Event, policy: Policy) -> Decision:
@@ -203,8 +205,8 @@ def _decide(trade: TradeState, facts: Facts, policy: Policy) -> Decision:
         main = replace(facts.main, volume=trade.volume, sl=trade.sl, tp=trade.tp)
         facts = replace(facts, main=main)
     if trade.pending is not None:
-        new, notes, record = resolve(trade, facts, policy)
-        return Decision(new, notes=notes, transition=record)
+        new, notes, record, decided = resolve(trade, facts, policy)
+        return Decision(new, notes=notes, transition=record, resolved=decided)
     if not trade.is_open:
         return Decision(trade)
     adopted = recognise_hedge(trade, facts, policy)

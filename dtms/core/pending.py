@@ -143,11 +143,17 @@ def apply_outcome(
     return _settle_if_done(trade, tuple(notes), event.at, policy)
 
 
-def resolve(trade: TradeState, f: Facts, policy: Policy) -> Resolved:
-    """Decide unknown and confirming commands from a snapshot."""
+def resolve(trade: TradeState, f: Facts, policy: Policy
+            ) -> tuple[TradeState, tuple[Note, ...], TransitionRecord | None, tuple[InFlight, ...]]:
+    """Decide unknown and confirming commands from a snapshot.
+
+    Also returns the commands this snapshot decided (final now), so their journal rows can
+    say how an unknown or a DONE-but-unconfirmed close ended.
+    """
     pending = trade.pending
     assert pending is not None
     m = policy.machine
+    decided: list[InFlight] = []
     for index, item in enumerate(pending.commands):
         if item.status is CommandStatus.UNKNOWN and f.at >= item.since + m.unknown_settle_seconds:
             executed, found = _executed(item, f)
@@ -181,9 +187,11 @@ def resolve(trade: TradeState, f: Facts, policy: Policy) -> Resolved:
                 )
         else:
             continue
+        if item.final:
+            decided.append(item)
         pending = pending.with_item(index, item)
     trade = replace(trade, pending=pending)
-    return _settle_if_done(trade, (), f.at, policy)
+    return (*_settle_if_done(trade, (), f.at, policy), tuple(decided))
 
 
 def _executed(item: InFlight, f: Facts) -> tuple[bool, PositionView | None]:
