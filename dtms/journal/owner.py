@@ -55,7 +55,13 @@ class Journal:
             self._send.send_nowait(_Batch(list(ops), None))
 
     async def _run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
+        # Shielded: cancelling the program must not strand writes already queued (nor a
+        # final flush waiting for them). The task ends when ``aclose`` closes the channel.
+        with trio.CancelScope(shield=True):
+            task_status.started()
+            await self._serve()
+
+    async def _serve(self) -> None:
         async for first in self._receive:
             batches = [first]
             while True:
@@ -85,9 +91,13 @@ class Journal:
         await self.write()
 
     async def aclose(self) -> None:
-        """Flush and stop accepting writes."""
-        await self.flush()
-        self._send.close()
+        """Flush and stop accepting writes (the owner task then ends)."""
+        try:
+            await self.flush()
+        except JournalError:
+            pass  # already reported to the writer that failed
+        finally:
+            self._send.close()
 
 
 @asynccontextmanager

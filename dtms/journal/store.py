@@ -185,11 +185,6 @@ class JournalFile:
              dump_trade(t), at),
         )
 
-    def set_flags(self, ticket: int, *, quarantined: bool, alert: str, at: float) -> None:
-        """Mark a trade quarantined (or not) with an operator alert."""
-        self.conn.execute("UPDATE trades SET quarantined=?, alert=?, updated_at=? WHERE ticket=?",
-                          (int(quarantined), alert, at, ticket))
-
     def add_transition(self, r: TransitionRecord) -> None:
         """Record a committed transition."""
         self.conn.execute(

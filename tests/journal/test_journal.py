@@ -154,3 +154,17 @@ async def test_owner_task_batches_concurrent_writes_into_few_commits(tmp_path: P
                 n.start_soon(one, i)
         assert len(journal.file.open_trades()) == 200
         assert journal.commits < 20  # 200 durable writes, a handful of transactions
+
+
+async def test_cancelling_the_program_still_commits_queued_writes(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    with trio.move_on_after(1):
+        async with open_journal(path) as journal:
+            t = new_trade(position(ticket=77), T0)
+            journal.write_nowait(lambda f: f.save_trade(t, T0))
+            await trio.sleep_forever()  # cancelled here, with the write still queued
+    f = JournalFile.open(path)
+    try:
+        assert [x.ticket for x in f.open_trades()] == [77]
+    finally:
+        f.close()
