@@ -92,7 +92,7 @@ def _check_bounds(field: dataclasses.Field[Any], value: Any, key: str) -> None:
         if isinstance(item, int | float) and not isinstance(item, bool):
             problem = bounds.violation(item)
             if problem:
-                raise ConfigError(f"{key}: {item!r} is out of range ({problem})")
+                raise ConfigError(f"{key}: {item:g} is out of range ({problem})")
 
 
 def _describe(value: Any) -> str:
@@ -127,3 +127,43 @@ def knob_paths(cls: type[Any], where: str = "") -> list[str]:
         else:
             out.append(key)
     return out
+
+
+def render_toml(cls: type[Any], header: str = "") -> str:
+    """``cls``'s defaults as commented TOML, one table per nested dataclass."""
+    lines = [header.rstrip()] if header else []
+    _render(cls(), "", lines)
+    return "\n".join(lines).strip() + "\n"
+
+
+def _render(obj: Any, where: str, lines: list[str]) -> None:
+    from dtms.core.params import doc_of
+
+    hints = typing.get_type_hints(type(obj))
+    scalars: list[tuple[str, Any, str]] = []
+    tables: list[tuple[str, Any, str]] = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        target = tables if dataclasses.is_dataclass(hints[f.name]) else scalars
+        target.append((f.name, value, doc_of(f)))
+    if scalars and where:
+        doc = (type(obj).__doc__ or "").strip().splitlines()[0]
+        lines += ["", f"[{where}]", f"# {doc}"]
+    for name, value, doc in scalars:
+        lines.append(f"{name} = {_toml_value(value)}" + (f"  # {doc}" if doc else ""))
+    for name, value, _ in tables:
+        _render(value, _join(where, name), lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, enum.Enum):
+        return _toml_value(value.value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, float):
+        return repr(value) if value == value else "nan"
+    return str(value)
