@@ -1,0 +1,313 @@
+"""The trade actor: one Trio task per ticket, a thin shell around ``dtms.core``.
+
+Theory of operation. Each supervisor cycle delivers the actor its slice of the broker snapshot
+and its symbol's feed (the mailbox keeps only the newest; an actor busy at the broker skips
+stale snapshots instead of queueing them). The actor updates the VWAP-flip memory on each new
+closed M5 bar, steps the core with an ``Observed`` event, then with an ``Evaluated`` event on a
+new closed M15 bar or when the fast check asks for an early deep check. Every decision is
+journaled; a decision with commands is journaled *before* the first command is sent (the
+intent), each command's outcome after it. The actor retires when its trade is CLOSED and
+nothing is pending.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import trio
+from loguru import logger
+
+from dtms.core.layers import ScoreParams
+from dtms.core.machine import Decision, Rule, step, wants_early_check
+from dtms.core.messages import (
+    Action,
+    ActionDone,
+    ActionFailed,
+    ActionUnknown,
+    Command,
+    Evaluated,
+    Event,
+    MarketFacts,
+    NoteKind,
+    Observed,
+    OpenHedge,
+)
+from dtms.core.policy import Policy
+from dtms.core.score import score_trade, update_flip
+from dtms.core.trade import CommandStatus, InFlight, TradeState
+from dtms.core.types import AccountView, PositionView, Quote, Side, State
+from dtms.journal.codec import to_plain
+from dtms.journal.owner import Journal
+from dtms.runtime.execution import ExecContext, Executor
+from dtms.runtime.gateway import Gateway
+from dtms.runtime.market_data import FeedView
+
+
+@dataclass(frozen=True, slots=True)
+class CycleInput:
+    """One cycle's facts for one trade."""
+
+    at: float
+    main: PositionView | None
+    hedge: PositionView | None
+    readd: PositionView | None
+    feed: FeedView | None
+    account: AccountView
+
+
+@dataclass(slots=True)
+class Counters:
+    """Process-wide counters the status reports (shared by every actor)."""
+
+    deep_checks: int = 0
+    early_checks: int = 0
+    actions_done: int = 0
+    actions_failed: int = 0
+    actions_unknown: int = 0
+    last_check_at: float = 0.0
+    by_action: dict[str, list[int]] = field(default_factory=dict)
+
+    def count(self, action: Action, ok: bool) -> None:
+        pair = self.by_action.setdefault(action.value, [0, 0])
+        pair[0 if ok else 1] += 1
+
+
+@dataclass(slots=True)
+class ActorContext:
+    """What every actor shares: journal, gateway, policy, clock, counters."""
+
+    journal: Journal
+    gateway: Gateway
+    policy: Policy
+    score_params: ScoreParams
+    broker_now: Callable[[], float]
+    stale_tick_seconds: float
+    scores_per_trade: int
+    counters: Counters = field(default_factory=Counters)
+    stopping: bool = False
+    observe_time: Callable[..., None] | None = None
+    """Learns broker time from reported times (live brokers); None when the clock is exact."""
+
+
+class TradeActor:
+    """Owns one trade's state, score, timers and hedge lifecycle."""
+
+    def __init__(self, trade: TradeState, ctx: ActorContext) -> None:
+        self.trade = trade
+        self.ctx = ctx
+        self.ticket = trade.ticket
+        self.log = logger.bind(ticket=trade.ticket, symbol=trade.symbol)
+        self._inbox: CycleInput | None = None
+        self._wake = trio.Event()
+        self._last_fast = -math.inf
+        self.busy = False
+        self.last_input: CycleInput | None = None
+
+    def deliver(self, inp: CycleInput) -> None:
+        """Hand the actor this cycle's facts (replaces an undelivered older cycle)."""
+        self._inbox = inp
+        self._wake.set()
+
+    @property
+    def finished(self) -> bool:
+        """True once the trade is CLOSED with nothing pending."""
+        return self.trade.state is State.CLOSED and self.trade.pending is None
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Handle cycles until the trade is closed and confirmed."""
+        task_status.started()
+        while not self.finished:
+            await self._wake.wait()
+            self._wake = trio.Event()
+            inp, self._inbox = self._inbox, None
+            if inp is None:
+                continue
+            self.busy = True
+            try:
+                await self.handle(inp)
+            finally:
+                self.busy = False
+        self.log.info(f"#{self.ticket} closed ({self.trade.close_reason}); actor retired")
+
+    # ------------------------------------------------------------------ one cycle
+
+    async def handle(self, inp: CycleInput) -> None:
+        """Apply one cycle: snapshot first, then a deep check if one is due."""
+        self.last_input = inp
+        feed = inp.feed
+        market = _market(inp, feed)
+        ind, adaptation = (feed.indicators, feed.adaptation) if feed else (None, None)
+        flip = None
+        if ind is not None and adaptation is not None and feed is not None \
+                and feed.m5_time > self.trade.flip.last_bar_time and self.trade.is_open:
+            flip = update_flip(self.trade.flip, ind, self.trade.side, adaptation,
+                               self.ctx.score_params)
+        await self._apply(Observed(inp.at, inp.main, inp.hedge, inp.readd, market, flip))
+        if not self.trade.is_open or self.trade.pending is not None or self.ctx.stopping:
+            return
+        if ind is None or adaptation is None or market is None or feed is None:
+            return
+        eval_id, early = 0, False
+        if feed.m15_close * 1000 > self.trade.last_eval_id:
+            eval_id = feed.m15_close * 1000
+        elif inp.at - self._last_fast >= self.ctx.policy.machine.fast_check_seconds:
+            self._last_fast = inp.at
+            price = inp.main.price_current if inp.main else ind.last_price
+            if wants_early_check(self.trade, price, self.trade.flip.against, inp.at,
+                                 self.ctx.policy):
+                eval_id, early = max(int(inp.at * 1000), self.trade.last_eval_id + 1), True
+        if not eval_id:
+            return
+        s = score_trade(ind, adaptation, self.trade.side, self.trade.flip, self.ctx.score_params)
+        counters = self.ctx.counters
+        counters.deep_checks += 1
+        counters.early_checks += int(early)
+        counters.last_check_at = inp.at
+        self.ctx.journal.write_nowait(lambda f: f.add_score(
+            self.ticket, inp.at, s.total, [to_plain(layer) for layer in s.layers], s.analysis,
+            self.ctx.scores_per_trade))
+        self.log.debug(f"#{self.ticket} score {s.total:+.2f} ({s.analysis})")
+        await self._apply(Evaluated(inp.at, eval_id, s, self.trade.flip, market, inp.account,
+                                    inp.main, inp.hedge, inp.readd, early))
+
+    # ------------------------------------------------------------------ stepping
+
+    async def _apply(self, event: Event) -> None:
+        before = self.trade
+        d = step(before, event, self.ctx.policy)
+        self.trade = d.trade
+        at = event.at
+        if d.transition or d.commands or d.notes or _material(before, d.trade):
+            if d.commands:  # the intent must be durable before the order leaves
+                await self.ctx.journal.write(lambda f: f.record(before, d, at))
+            else:
+                self.ctx.journal.write_nowait(lambda f: f.record(before, d, at))
+        self._log_decision(before, d)
+        for item in d.resolved:
+            self._record_resolution(item, at)
+        for c in d.commands:
+            await self._execute(c)
+
+    def _record_resolution(self, item: InFlight, at: float) -> None:
+        """Journal how a command whose outcome was unknown (or unconfirmed) ended."""
+        done = item.status is CommandStatus.DONE
+        status = "done" if done else "failed"
+        how = "confirmed by the broker snapshot" if done else item.reason
+        self.log.info(f"#{self.ticket} {item.command.action.value}: {status}, {how}")
+        ticket = item.ticket or None
+        state_after = self.trade.state.value
+        self.ctx.journal.write_nowait(lambda f: f.update_action(
+            item.command.id, status, at, result_ticket=ticket if done else None,
+            error="" if done else how, state_after=state_after))
+
+    async def _execute(self, c: Command) -> None:
+        spec = self.last_input.feed.spec if self.last_input and self.last_input.feed else None
+        if self.ctx.stopping or spec is None:
+            why = "dtms is stopping" if self.ctx.stopping else f"no symbol info for {c.symbol}"
+            outcome: Event = ActionFailed(c.id, self.ctx.broker_now(), None, f"not sent: {why}")
+        else:
+            self.log.info(f"#{self.ticket} sending {c.action.value}: {_describe(c)}")
+            self.ctx.journal.write_nowait(lambda f: f.update_action(c.id, "sent",
+                                                                    self.ctx.broker_now()))
+            ctx = ExecContext(self.ctx.gateway, spec, self.ctx.policy.actions,
+                              self.ctx.broker_now, self.ctx.stale_tick_seconds,
+                              self.ctx.observe_time)
+            outcome = await Executor(ctx).execute(c)
+        await self._apply(outcome)
+        self._record_outcome(c, outcome)
+
+    def _record_outcome(self, c: Command, outcome: Event) -> None:
+        counters = self.ctx.counters
+        state_after = self.trade.state.value
+        match outcome:
+            case ActionDone():
+                counters.actions_done += 1
+                counters.count(c.action, True)
+                status, error, retcode = "done", "", outcome.retcode
+                self.log.info(f"#{self.ticket} {c.action.value} done (retcode {outcome.retcode}"
+                              f"{f', ticket {outcome.ticket}' if outcome.ticket else ''})")
+            case ActionFailed():
+                counters.actions_failed += 1
+                counters.count(c.action, False)
+                status, error, retcode = "failed", outcome.reason, outcome.retcode
+                self.log.warning(f"#{self.ticket} {c.action.value} failed: {outcome.reason}")
+                if isinstance(c, OpenHedge):
+                    self.log.error(f"Failed to place hedge order for {c.symbol} "
+                                   f"#{self.ticket}: {outcome.reason}")
+            case ActionUnknown():
+                counters.actions_unknown += 1
+                status, error, retcode = "unknown", outcome.reason, None
+                if isinstance(c, OpenHedge):
+                    self.log.error(f"Failed to place hedge order for {c.symbol} #{self.ticket}: "
+                                   f"outcome unknown ({outcome.reason}); checking the broker")
+            case _:
+                return
+        ticket = outcome.ticket if isinstance(outcome, ActionDone) and outcome.ticket else None
+        at = outcome.at
+        self.ctx.journal.write_nowait(lambda f: f.update_action(
+            c.id, status, at, retcode=retcode, result_ticket=ticket, error=error,
+            state_after=state_after))
+
+    def _log_decision(self, before: TradeState, d: Decision) -> None:
+        t = d.trade
+        if d.started is Rule.HEDGE:
+            self.log.warning(f"Hedge trigger conditions met for {t.symbol} #{t.ticket} "
+                             f"(score {_fmt(t.score)})")
+        if d.transition is not None:
+            r = d.transition
+            self.log.info(f"#{t.ticket} {t.symbol} {t.side.value}: {r.source.value} -> "
+                          f"{r.target.value} ({r.reason})")
+            if r.target is State.HEDGED and t.hedge is not None:
+                self.log.success(f"DTMS: Hedge opened for {t.symbol} #{t.ticket}: hedge "
+                                 f"#{t.hedge.ticket} {t.hedge.volume} lots, SL {t.hedge.sl}")
+        for note in d.notes:
+            text = f"#{t.ticket} {note.text}"
+            match note.kind:
+                case NoteKind.ALERT:
+                    self.log.error(text)
+                case NoteKind.BLOCKED | NoteKind.FAILED:
+                    self.log.warning(text)
+                case _:
+                    self.log.info(text)
+
+
+def _material(before: TradeState, after: TradeState) -> bool:
+    """Whether anything worth journaling changed (the snapshot time alone is not)."""
+    return replace(after, last_observed_at=before.last_observed_at) != before
+
+
+def _market(inp: CycleInput, feed: FeedView | None) -> MarketFacts | None:
+    if feed is None:
+        return None
+    spec = feed.spec
+    spread = spec.spread * spec.point
+    if inp.main is not None:
+        px = inp.main.price_current
+        bid, ask = (px, px + spread) if inp.main.side is Side.BUY else (px - spread, px)
+    elif feed.indicators is not None:
+        bid = feed.indicators.last_price
+        ask = bid + spread
+    else:
+        return None
+    quote = Quote(inp.at, round(bid, spec.digits), round(ask, spec.digits))
+    atr = None
+    if feed.indicators is not None and math.isfinite(feed.indicators.atr_m15) \
+            and feed.indicators.atr_m15 > 0:
+        atr = feed.indicators.atr_m15
+    return MarketFacts(spec, quote, atr, feed.stale)
+
+
+def _describe(c: Any) -> str:
+    parts = []
+    for name in ("ticket", "by_ticket", "side", "volume", "sl", "comment"):
+        if hasattr(c, name):
+            value = getattr(c, name)
+            parts.append(f"{name}={value.value if isinstance(value, Side) else value}")
+    return " ".join(parts)
+
+
+def _fmt(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:+.2f}"

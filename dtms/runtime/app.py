@@ -1,0 +1,150 @@
+"""Wiring the running system: journal, gateway, supervisor, heartbeat, graceful stop.
+
+The stop ladder: a stop request (SIGINT/SIGTERM, or the caller's event) stops new actions,
+lets broker calls already in flight finish under a shielded deadline
+(``shutdown_grace_seconds``), writes a final status, flushes the journal and returns. Open
+positions stay at the broker with their stops.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import trio
+from loguru import logger
+
+from dtms.config import Settings
+from dtms.journal.owner import Journal, open_journal
+from dtms.runtime.actor import ActorContext, TradeActor
+from dtms.runtime.executor import Executor as CallExecutor
+from dtms.runtime.gateway import Gateway, open_gateway
+from dtms.runtime.supervisor import ActorFactory, Supervisor
+
+
+@dataclass(slots=True)
+class App:
+    """Handles of a running system (for tests and benchmarks)."""
+
+    supervisor: Supervisor
+    gateway: Gateway
+    journal: Journal
+    stop: trio.Event
+
+
+async def serve(
+    settings: Settings,
+    connect: Callable[[], Any],
+    broker_now: Callable[[], float],
+    *,
+    observe_time: Callable[..., None] | None = None,
+    executor: CallExecutor | None = None,
+    broker_label: str = "simulated",
+    time_scale: float = 1.0,
+    stop: trio.Event | None = None,
+    actor_factory: ActorFactory = TradeActor,
+    task_status: trio.TaskStatus[App] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run dtms until ``stop`` is set (or the task is cancelled).
+
+    Args:
+        connect: returns the broker object (MT5 surface); called once by the gateway.
+        broker_now: the broker clock (epoch seconds).
+        executor: where broker calls run (default: one dedicated worker thread).
+        time_scale: Trio seconds per real second (the simulator's speed), so the heartbeat
+            stays a real-time heartbeat on an accelerated clock.
+    """
+    stop = stop if stop is not None else trio.Event()
+    async with open_journal(settings.journal.path) as journal:
+        async with open_gateway(connect, settings.gateway, executor=executor) as gateway:
+            ctx = ActorContext(journal, gateway, settings.policy, settings.score, broker_now,
+                               settings.market_data.stale_tick_seconds,
+                               settings.journal.scores_per_trade, observe_time=observe_time)
+            sup = Supervisor(ctx, settings.supervisor, settings.market_data, settings.indicators,
+                             settings.regime, actor_factory=actor_factory)
+            started_wall = time.time()
+            async with trio.open_nursery() as nursery:
+                await nursery.start(sup.run)
+                beat = _Heartbeat(sup, journal, broker_label, started_wall, time_scale, settings)
+                nursery.start_soon(beat.run)
+                logger.info(f"dtms monitoring {len(sup.actors)} trade(s) on the {broker_label} "
+                            f"broker; journal {settings.journal.path}")
+                task_status.started(App(sup, gateway, journal, stop))
+                await stop.wait()
+                logger.info("stopping: no new actions; letting broker calls in flight finish")
+                with trio.move_on_after(settings.supervisor.shutdown_grace_seconds) as scope:
+                    scope.shield = True
+                    await sup.drain()
+                if scope.cancelled_caught:
+                    logger.warning("shutdown grace period over with broker calls still in flight")
+                beat.write(active=False)
+                nursery.cancel_scope.cancel()
+    logger.info("dtms stopped; positions stay open at the broker with their stops")
+
+
+class _Heartbeat:
+    """Writes the process status into the journal for ``dtms status`` and the Python API."""
+
+    def __init__(self, sup: Supervisor, journal: Journal, broker: str, started_wall: float,
+                 time_scale: float, settings: Settings) -> None:
+        self.sup, self.journal, self.broker = sup, journal, broker
+        self.started_wall = started_wall
+        self.time_scale = time_scale
+        self.interval = settings.supervisor.heartbeat_seconds
+
+    async def run(self) -> None:
+        while True:
+            self.write(active=True)
+            await trio.sleep(self.interval * self.time_scale)
+
+    def write(self, *, active: bool) -> None:
+        sup = self.sup
+        stats = sup.ctx.gateway.statistics()
+        c = sup.ctx.counters
+        health = {}
+        for sym in sorted(sup.active_symbols):
+            feed = sup.feeds.get(sym)
+            if feed is None:
+                continue
+            view = feed.view(sup.ctx.broker_now())
+            health[sym] = {
+                "stale": view.stale if view else True,
+                "reason": (view.stale_reason if view else feed.error) or "",
+                "m5_time": view.m5_time if view else 0,
+                "m15_close": view.m15_close if view else 0,
+            }
+        status = {
+            "pid": os.getpid(),
+            "broker": self.broker,
+            "monitoring_active": active,
+            "started_wall": self.started_wall,
+            "heartbeat_wall": time.time(),
+            "heartbeat_interval": self.interval,
+            "time_scale": self.time_scale,
+            "broker_time": sup.ctx.broker_now(),
+            "cycles": sup.cycles,
+            "actors": len(sup.actors),
+            "quarantined": {str(k): v for k, v in sup.quarantined.items()},
+            "counters": {
+                "deep_checks": c.deep_checks, "early_checks": c.early_checks,
+                "actions_done": c.actions_done, "actions_failed": c.actions_failed,
+                "actions_unknown": c.actions_unknown, "by_action": c.by_action,
+            },
+            "last_check_at": c.last_check_at,
+            "data_health": health,
+            "gateway": _plain_stats(stats),
+        }
+        self.journal.write_nowait(lambda f: f.set_meta("process", status))
+
+
+def _plain_stats(stats: Any) -> dict[str, Any]:
+    out = {}
+    for key, value in asdict(stats).items():
+        if isinstance(value, dict):
+            value = {getattr(k, "name", str(k)): v for k, v in value.items()}
+        out[key] = value
+    out["unknown_outcomes"] = stats.unknown_outcomes
+    return out

@@ -1,0 +1,75 @@
+"""Logging: the console, the main log, and one log file per trade actor.
+
+Every record an actor writes is bound to its ticket (``logger.bind(ticket=...)``). One routing
+sink writes those records to ``<dir>/trades/<ticket>.log`` (one sink, not one per ticket: with
+10,000 trades, 10,000 loguru sinks would test every record against 10,000 filters), keeping a
+bounded number of files open. The main log gets everything; the console gets operator lines.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import OrderedDict
+from pathlib import Path
+from typing import IO, Any
+
+from loguru import logger
+
+from dtms.runtime.settings import LogSettings
+
+LINE = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <7} | {message}"
+CONSOLE = "<green>{time:HH:mm:ss}</green> | <level>{level: <7}</level> | {message}"
+
+
+def trade_log_path(log_dir: str | Path, ticket: int) -> Path:
+    """Where the log of one trade actor lives."""
+    return Path(log_dir) / "trades" / f"{ticket}.log"
+
+
+class TradeLogRouter:
+    """A loguru sink writing each ticket's records to its own file."""
+
+    def __init__(self, log_dir: str | Path, max_open: int) -> None:
+        self.dir = Path(log_dir) / "trades"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.max_open = max_open
+        self._files: OrderedDict[int, IO[str]] = OrderedDict()
+
+    def write(self, message: Any) -> None:
+        """Append a formatted record to its ticket's file."""
+        ticket = message.record["extra"].get("ticket")
+        if ticket is None:
+            return
+        fh = self._files.get(ticket)
+        if fh is None:
+            fh = open(self.dir / f"{ticket}.log", "a", encoding="utf-8")  # noqa: SIM115
+            self._files[ticket] = fh
+            while len(self._files) > self.max_open:
+                _, old = self._files.popitem(last=False)
+                old.close()
+        else:
+            self._files.move_to_end(ticket)
+        fh.write(str(message))
+        fh.flush()
+
+    def close(self) -> None:
+        """Close every open file."""
+        for fh in self._files.values():
+            fh.close()
+        self._files.clear()
+
+
+def setup_logging(settings: LogSettings, *, console: bool = True) -> TradeLogRouter:
+    """Install the sinks; returns the per-trade router (close it at exit)."""
+    logger.remove()
+    log_dir = Path(settings.dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    if console:
+        logger.add(sys.stderr, level=settings.console_level.value, format=CONSOLE,
+                   colorize=sys.stderr.isatty())
+    logger.add(log_dir / "dtms.log", level=settings.level.value, format=LINE,
+               rotation=int(settings.rotation_mb * 1024 * 1024), retention=5, encoding="utf-8")
+    router = TradeLogRouter(log_dir, settings.open_trade_files)
+    logger.add(router.write, level="DEBUG", format=LINE + "\n",
+               filter=lambda r: "ticket" in r["extra"])
+    return router
