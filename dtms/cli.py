@@ -1,0 +1,257 @@
+"""The ``dtms`` command: run the manager, and read what it did.
+
+Every user error (a bad config, an unknown ticket, a locked journal, a missing MT5 package)
+ends with one line on stderr and exit status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from dtms.errors import DtmsError
+
+EXIT_USER_ERROR = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="dtms",
+        description="Defensive trade manager for MetaTrader 5: scores every open position and "
+        "protects it (tighter stops, partial closes, hedges, flat-timer closes).",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the manager (default: on the embedded simulator)")
+    run.add_argument("--broker", choices=["simulated", "mt5", "mt5linux"],
+                     help="broker to manage (default: [broker] kind in the config)")
+    run.add_argument("--config", help="config file (default: ./config.toml)")
+    run.add_argument("--journal", help="journal file (default: [journal] path)")
+    run.add_argument("--host", help="mt5linux: host of the rpyc server (default: config)")
+    run.add_argument("--port", type=int, help="mt5linux: port of the rpyc server (default: config)")
+    run.add_argument("--speed", type=float,
+                     help="simulated: clock acceleration; mt5linux: the sim-server's speed")
+    run.add_argument("--scenario", choices=["demo", "none"],
+                     help="simulated: demo opens trades and drives some into trouble")
+    run.add_argument("--duration", type=float,
+                     help="stop by itself after this many real seconds (default: run until "
+                     "Ctrl-C / SIGTERM)")
+
+    st = sub.add_parser("status", help="is dtms monitoring, and what it manages")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    tr = sub.add_parser("trade", help="one trade: state, score, timers, hedge, warnings")
+    tr.add_argument("ticket", type=int)
+    tr.add_argument("--json", action="store_true")
+    hi = sub.add_parser("history", help="actions sent to the broker, newest first")
+    hi.add_argument("ticket", type=int, nargs="?")
+    hi.add_argument("--limit", type=int, default=50)
+    hi.add_argument("--json", action="store_true")
+    lg = sub.add_parser("logs", help="a trade actor's log")
+    lg.add_argument("ticket", type=int)
+    lg.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
+    for cmd in (st, tr, hi, lg):
+        cmd.add_argument("--config", help="config file (default: ./config.toml)")
+        cmd.add_argument("--journal", help="journal file (default: [journal] path)")
+
+    sub.add_parser("sim-server", add_help=False,
+                   help="serve the simulated broker over rpyc classic on 127.0.0.1 "
+                   "(see dtms sim-server --help)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``dtms`` console script."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["sim-server"]:
+        from dtms.broker.simserver import main as sim_main
+
+        try:
+            return sim_main(args_list[1:])
+        except DtmsError as exc:
+            print(f"dtms sim-server: {exc}", file=sys.stderr)
+            return EXIT_USER_ERROR
+    args = _parser().parse_args(args_list)
+    try:
+        match args.command:
+            case "run":
+                from dtms.runner import run
+
+                return run(args)
+            case "status":
+                return _status(args)
+            case "trade":
+                return _trade(args)
+            case "history":
+                return _history(args)
+            case "logs":
+                return _logs(args)
+    except DtmsError as exc:
+        print(f"dtms: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+# ---------------------------------------------------------------------- readers
+
+
+def _journal(args: argparse.Namespace) -> str:
+    if getattr(args, "journal", None):
+        return str(args.journal)
+    from dtms.config import load_settings
+
+    return load_settings(args.config).journal.path
+
+
+def _when(ts: float | None) -> str:
+    if not ts:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
+
+
+def _status(args: argparse.Namespace) -> int:
+    from dtms.status import get_system_status
+
+    s = get_system_status(_journal(args))
+    if args.json:
+        print(json.dumps(s, indent=2, default=str))
+        return 0
+    state = "ACTIVE" if s["monitoring_active"] else "not running"
+    print(f"dtms: {state} (pid {s['pid']}, {s['broker']} broker, uptime "
+          f"{s['uptime_seconds']:.0f} s, broker time {_when(s['broker_time'])})")
+    by_state = ", ".join(f"{k} {v}" for k, v in sorted(s["trades_by_state"].items())) or "none"
+    print(f"trades: {s['active_trades']} open ({by_state}); {s['closed_trades']} closed")
+    a = s["actions"]
+    print(f"checks: {s['checks']['deep']} deep ({s['checks']['early']} early), last at "
+          f"{_when(s['last_check_at'])}")
+    print(f"actions: {a['succeeded']} succeeded, {a['failed']} failed, {a['unknown']} unknown, "
+          f"{a['in_flight']} in flight")
+    for sym, h in sorted(s["data_health"].items()):
+        print(f"  {sym}: {'STALE ' + h['reason'] if h['stale'] else 'fresh'}")
+    if s["quarantined"]:
+        print(f"QUARANTINED: {', '.join(map(str, s['quarantined']))} (see dtms trade TICKET)")
+    gw = s["gateway"]
+    if gw:
+        p50 = gw.get("latency_p50")
+        lat = f"{p50 * 1000:.2f} ms" if p50 is not None else "-"
+        print(f"gateway: {'connected' if gw.get('connected') else 'DISCONNECTED'}, "
+              f"{gw.get('calls_total', 0)} calls, p50 {lat}, "
+              f"{gw.get('reconnects', 0)} reconnects, {gw.get('unknown_outcomes', 0)} unknown")
+    return 0
+
+
+def _trade(args: argparse.Namespace) -> int:
+    from dtms.status import get_trade_status
+
+    t = get_trade_status(args.ticket, _journal(args))
+    if args.json:
+        print(json.dumps(t, indent=2, default=str))
+        return 0
+    print(f"#{t['ticket']} {t['symbol']} {t['side']} {t['volume']} lots @ {t['entry']}  "
+          f"state {t['state']}{' (pending ' + t['pending'] + ')' if t['pending'] else ''}")
+    score = "n/a" if t["score"] is None else f"{t['score']:+.2f}"
+    print(f"score {score}  {t['analysis']}")
+    for layer in t["layers"]:
+        mark = "" if layer.get("available", True) else "  (unavailable)"
+        print(f"  {layer['name']:<18} raw {layer['raw']:+.2f}  weighted "
+              f"{layer['weighted']:+.2f}{mark}")
+    print(f"SL {t['sl']} (initial {t['initial_sl']}); hedge "
+          f"{'#' + str(t['hedge_ticket']) + ' ' + str(t['hedge_volume']) + ' lots' if t['hedge_ticket'] else 'none'}"
+          f"; hedges opened {t['hedges_opened']}; partial closes {t['partial_closes']}")
+    for name in ("flat_timer_remaining", "recovery_timer_remaining"):
+        if t[name] is not None:
+            print(f"{name.replace('_', ' ')}: {t[name] / 60:.1f} min")
+    if t["last_transition"]:
+        lt = t["last_transition"]
+        print(f"last transition {_when(lt['ts'])}: {lt['from_state']} -> {lt['to_state']} "
+              f"({lt['reason']})")
+    if t["closed_at"]:
+        print(f"closed {_when(t['closed_at'])}: {t['close_reason']}")
+    if t["quarantined"]:
+        print(f"QUARANTINED: {t['alert']}")
+    for w in t["warnings"]:
+        print(f"  ! {_when(w['ts'])} {w['kind']}: {w['text']}")
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    from dtms.status import get_action_history
+
+    rows = get_action_history(args.ticket, args.limit, _journal(args))
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    if not rows:
+        print("no actions yet")
+    for r in rows:
+        retcode = f" {r['retcode']}" if r["retcode"] is not None else ""
+        extra = f" -> #{r['result_ticket']}" if r["result_ticket"] else ""
+        err = f" ({r['error']})" if r["error"] else ""
+        print(f"{_when(r['ts'])} #{r['ticket']} {r['symbol']} {r['type']}: "
+              f"{r['status']}{retcode}{extra}{err}")
+    return 0
+
+
+def _logs(args: argparse.Namespace) -> int:
+    from dtms.config import load_settings
+    from dtms.runtime.logs import trade_log_path
+
+    settings = load_settings(args.config)
+    path = trade_log_path(settings.logging.dir, args.ticket)
+    if not path.exists() and not args.follow:
+        raise DtmsError(f"no log for ticket {args.ticket} at {path}")
+    _print_file(path, args.follow)
+    return 0
+
+
+def _print_file(path: Path, follow: bool) -> None:
+    while not path.exists():
+        time.sleep(0.5)
+    with open(path, encoding="utf-8") as fh:
+        sys.stdout.write(fh.read())
+        sys.stdout.flush()
+        while follow:
+            line = fh.readline()
+            if line:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            else:
+                time.sleep(0.25)
+
+
+def settings_with_overrides(args: argparse.Namespace) -> Any:
+    """The config file's settings with the command line's overrides applied."""
+    from dtms.config import BrokerKind, load_settings
+    from dtms.runtime.settings import Scenario
+
+    s = load_settings(args.config)
+    if args.broker:
+        s = replace(s, broker=replace(s.broker, kind=BrokerKind(args.broker)))
+    if args.journal:
+        s = replace(s, journal=replace(s.journal, path=args.journal))
+    if args.speed is not None:
+        if args.speed <= 0:
+            raise DtmsError(f"--speed must be positive, got {args.speed}")
+        s = replace(s, run=replace(s.run, speed=args.speed))
+    if args.scenario:
+        s = replace(s, run=replace(s.run, scenario=Scenario(args.scenario)))
+    link = s.broker.mt5linux
+    if args.host:
+        link = replace(link, host=args.host)
+    if args.port is not None:
+        if not 0 < args.port < 65536:
+            raise DtmsError(f"--port must be 1..65535, got {args.port}")
+        link = replace(link, port=args.port)
+    s = replace(s, broker=replace(s.broker, mt5linux=link))
+    return s
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,124 @@
+"""``dtms run``: build the broker and the clocks, run the system until told to stop."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from collections.abc import Callable
+from typing import Any
+
+import trio
+from loguru import logger
+
+from dtms.config import BrokerKind, Settings
+from dtms.errors import DtmsError
+from dtms.runtime.app import serve
+from dtms.runtime.clock import AcceleratedClock, broker_clock_from, broker_sleep_from
+from dtms.runtime.executor import WorkerThreadExecutor
+from dtms.runtime.logs import setup_logging
+from dtms.runtime.settings import Scenario
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run dtms with the command line's settings; 0 after a graceful stop."""
+    from dtms.cli import settings_with_overrides
+
+    settings = settings_with_overrides(args)
+    router = setup_logging(settings.logging)
+    try:
+        match settings.broker.kind:
+            case BrokerKind.SIMULATED:
+                _run_simulated(settings, args.duration)
+            case BrokerKind.MT5:
+                from dtms.broker.mt5 import connect_mt5, load_mt5
+
+                load_mt5()  # fail fast, with the install hint, before anything starts
+                _run_live(settings, lambda: connect_mt5(settings.broker.mt5), "mt5", 1.0,
+                          args.duration)
+            case BrokerKind.MT5LINUX:
+                from dtms.broker.mt5linux import connect_mt5linux
+
+                m = settings.broker.mt5linux
+                rate = args.speed or 1.0
+                _run_live(settings, lambda: connect_mt5linux(m), f"mt5linux {m.host}:{m.port}",
+                          rate, args.duration)
+    finally:
+        router.close()
+    return 0
+
+
+def _run_simulated(settings: Settings, duration: float | None) -> None:
+    from dtms.broker.sim import SimBroker
+    from dtms.broker.sim.demo import install as install_demo
+
+    sim_settings = settings.broker.sim
+    speed = settings.run.speed
+    clock = AcceleratedClock(speed)
+    broker_now = broker_clock_from(clock, sim_settings.start_time)
+    sim = SimBroker(sim_settings, clock=broker_now, sleep=broker_sleep_from(clock))
+    if settings.run.scenario is Scenario.DEMO:
+        install_demo(sim, trades=settings.run.demo_trades)
+    label = f"simulated (x{speed:g}, {sim_settings.margin_mode.value} account)"
+    _trio_run(settings, lambda: sim, lambda: broker_now, label, speed, duration,
+              clock, observe=False)
+
+
+def _run_live(settings: Settings, connect: Callable[[], Any], label: str, rate: float,
+              duration: float | None) -> None:
+    clock = AcceleratedClock(rate)
+    _trio_run(settings, connect, None, label, rate, duration, clock, observe=True)
+
+
+def _trio_run(settings: Settings, connect: Callable[[], Any],
+              make_clock: Callable[[], Callable[[], float]] | None, label: str, rate: float,
+              duration: float | None, clock: AcceleratedClock, *, observe: bool) -> None:
+    async def main() -> None:
+        from dtms.runtime.brokertime import BrokerTime
+
+        stop = trio.Event()
+        if make_clock is None:
+            bt = BrokerTime(settings.indicators.broker_utc_offset_hours)
+            broker_now: Callable[[], float] = bt
+            observe_time = bt.observe if observe else None
+        else:
+            broker_now, observe_time = make_clock(), None
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_on_signals, stop)
+            if duration is not None:
+                nursery.start_soon(_stop_after, duration * rate, stop)
+            await serve(settings, connect, broker_now, observe_time=observe_time,
+                        executor=WorkerThreadExecutor(), broker_label=label, time_scale=rate,
+                        stop=stop)
+            nursery.cancel_scope.cancel()
+
+    try:
+        trio.run(main, clock=clock)
+    except BaseExceptionGroup as group:
+        raise _first_user_error(group) from None
+
+
+async def _on_signals(stop: trio.Event) -> None:
+    signals = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+    with trio.open_signal_receiver(*signals) as received:
+        async for signum in received:
+            logger.info(f"received {signal.Signals(signum).name}: stopping gracefully")
+            stop.set()
+            return
+
+
+async def _stop_after(seconds: float, stop: trio.Event) -> None:
+    await trio.sleep(seconds)
+    logger.info("requested duration reached: stopping")
+    stop.set()
+
+
+def _first_user_error(group: BaseExceptionGroup) -> BaseException:
+    """The one error a user should see from an exception group (a DtmsError if there is one)."""
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            found = _first_user_error(exc)
+            if isinstance(found, DtmsError):
+                return found
+        elif isinstance(exc, DtmsError):
+            return exc
+    return group
