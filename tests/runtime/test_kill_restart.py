@@ -1,0 +1,110 @@
+"""SIGKILL dtms at random moments of a busy run; the broker lives on in its own process.
+
+``dtms sim-server`` holds the account (its positions and clock outlive every dtms process);
+dtms runs against it through the mt5linux bridge and is killed ten times with SIGKILL, then
+started once more and stopped gracefully. Afterwards the journal and the broker must agree:
+no trade has two hedges at once, no hedge is left without its trade, no trade is forgotten.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from dtms.broker.mt5linux import Mt5LinuxBroker
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEED = "240"
+KILLS = 10
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_dtms(cwd: Path, port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dtms.cli", "run", "--broker", "mt5linux", "--port", str(port),
+         "--speed", SPEED], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _hedge_lifetimes(broker: Mt5LinuxBroker) -> dict[int, list[tuple[int, float, float]]]:
+    """Per main ticket: (hedge ticket, opened ms, closed ms or inf) from the deal history."""
+    deals = broker.history_deals_get(0, 2**31 - 1) or ()
+    opened: dict[int, tuple[int, int]] = {}
+    closed: dict[int, int] = {}
+    for d in deals:
+        if d.entry == broker.DEAL_ENTRY_IN and d.comment.startswith("DTMS_HEDGE_"):
+            opened[d.position_id] = (int(d.comment[len("DTMS_HEDGE_"):]), d.time_msc)
+        elif d.entry in (broker.DEAL_ENTRY_OUT, broker.DEAL_ENTRY_OUT_BY):
+            closed[d.position_id] = d.time_msc
+    out: dict[int, list[tuple[int, float, float]]] = defaultdict(list)
+    for hedge, (parent, t_in) in opened.items():
+        out[parent].append((hedge, t_in, closed.get(hedge, float("inf"))))
+    return out
+
+
+@pytest.mark.slow
+def test_ten_sigkills_leave_no_duplicate_or_orphan_hedge_and_no_forgotten_trade(
+    tmp_path: Path,
+) -> None:
+    seed = int(os.environ.get("DTMS_KILL_SEED", time.time()))
+    rng = random.Random(seed)
+    port = _free_port()
+    (tmp_path / "config.toml").write_text((ROOT / "config.toml").read_text())
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dtms.cli", "sim-server", "--port", str(port), "--speed", SPEED,
+         "--scenario", "demo"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert server.stdout is not None
+        assert b"listening" in server.stdout.readline()
+        for _ in range(KILLS):
+            proc = _start_dtms(tmp_path, port)
+            time.sleep(rng.uniform(1.5, 6.0))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        final = _start_dtms(tmp_path, port)
+        time.sleep(12)  # a few cycles: reconcile, resolve unknowns, close orphans
+        final.send_signal(signal.SIGTERM)
+        assert final.wait(timeout=60) == 0, f"graceful stop failed (seed {seed})"
+
+        broker = Mt5LinuxBroker("127.0.0.1", port)
+        assert broker.initialize()
+        positions = broker.positions_get()
+        assert positions is not None
+        hedges = [p for p in positions if p.comment.startswith("DTMS_HEDGE_")]
+        mains = {p.ticket: p for p in positions if not p.comment.startswith("DTMS_")}
+        lifetimes = _hedge_lifetimes(broker)
+        broker.shutdown()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+    assert sum(len(v) for v in lifetimes.values()) > 0, f"the run never hedged (seed {seed})"
+    for parent, spans in lifetimes.items():  # never two hedges alive at once for one trade
+        spans.sort(key=lambda s: s[1])
+        for (_, _, end), (_, start, _) in zip(spans, spans[1:]):
+            assert start >= end, f"trade {parent} had two hedges at once (seed {seed})"
+    for h in hedges:  # no orphan: every open hedge belongs to an open trade
+        assert int(h.comment[len("DTMS_HEDGE_"):]) in mains, f"orphan hedge {h.ticket}"
+
+    db = sqlite3.connect(tmp_path / "dtms.sqlite3")
+    rows = db.execute("SELECT ticket, hedge_ticket FROM trades WHERE closed_at IS NULL").fetchall()
+    db.close()
+    journal_open = dict(rows)
+    assert set(journal_open) == set(mains), f"journal and broker disagree (seed {seed})"
+    for parent, hedge_ticket in journal_open.items():
+        live = [h.ticket for h in hedges if h.comment == f"DTMS_HEDGE_{parent}"]
+        assert live == ([hedge_ticket] if hedge_ticket else []), (parent, live, seed)
