@@ -5,12 +5,18 @@ from __future__ import annotations
 import argparse
 import signal
 from collections.abc import Callable
+from contextlib import closing
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import trio
 from loguru import logger
 
+from dtms.broker.sim.settings import SimSettings
 from dtms.config import BrokerKind, Settings
+from dtms.journal.store import open_readonly
 from dtms.errors import DtmsError
 from dtms.runtime.app import serve
 from dtms.runtime.clock import AcceleratedClock, broker_clock_from, broker_sleep_from
@@ -51,7 +57,7 @@ def _run_simulated(settings: Settings, duration: float | None) -> None:
     from dtms.broker.sim import SimBroker
     from dtms.broker.sim.demo import install as install_demo
 
-    sim_settings = settings.broker.sim
+    sim_settings = continue_simulation(settings)
     speed = settings.run.speed
     clock = AcceleratedClock(speed)
     broker_now = broker_clock_from(clock, sim_settings.start_time)
@@ -61,6 +67,42 @@ def _run_simulated(settings: Settings, duration: float | None) -> None:
     label = f"simulated (x{speed:g}, {sim_settings.margin_mode.value} account)"
     _trio_run(settings, lambda: sim, lambda: broker_now, label, speed, duration,
               clock, observe=False)
+
+
+def continue_simulation(settings: Settings) -> SimSettings:
+    """Settings for a simulated account that continues the story its journal tells.
+
+    The embedded simulator does not outlive the process; the journal does. A new run starts its
+    clock after the last broker time the journal saw (at the next weekday's London open) and
+    numbers its tickets above every ticket the journal knows, as a long-lived account would, so
+    journaled trades are found gone (and closed) instead of colliding with new ones.
+    """
+    sim = settings.broker.sim
+    path = Path(settings.journal.path)
+    if not path.exists():
+        return sim
+    with closing(open_readonly(path)) as conn:
+        tickets = conn.execute(
+            "SELECT max(m) FROM (SELECT max(ticket) AS m FROM trades UNION ALL "
+            "SELECT max(result_ticket) FROM actions)").fetchone()[0] or 0
+        last = conn.execute(
+            "SELECT max(t) FROM (SELECT max(updated_at) AS t FROM trades UNION ALL "
+            "SELECT max(ts) FROM transitions UNION ALL SELECT max(ts) FROM actions)"
+        ).fetchone()[0] or 0.0
+    start = max(sim.start_time, next_session_start(float(last))) if last else sim.start_time
+    first = max(sim.first_ticket, int(tickets) + 1000) if tickets else sim.first_ticket
+    return replace(sim, start_time=start, first_ticket=first)
+
+
+def next_session_start(t: float) -> float:
+    """The next weekday 07:00 UTC strictly after ``t`` (markets open, London session)."""
+    day = datetime.fromtimestamp(t, UTC)
+    candidate = day.replace(hour=7, minute=0, second=0, microsecond=0)
+    if candidate <= day:
+        candidate += timedelta(days=1)
+    while candidate.weekday() >= 5:
+        candidate += timedelta(days=1)
+    return candidate.timestamp()
 
 
 def _run_live(settings: Settings, connect: Callable[[], Any], label: str, rate: float,

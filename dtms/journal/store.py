@@ -243,6 +243,11 @@ class JournalFile:
         self.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO "
                           "UPDATE SET value=excluded.value", (key, json.dumps(value)))
 
+    def get_meta(self, key: str) -> Any:
+        """A process-level fact stored with ``set_meta`` (None when absent)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
     def record(self, before: TradeState, d: Decision, at: float) -> None:
         """Everything one decision wrote: state, transition, intents, notes."""
         self.save_trade(d.trade, at)

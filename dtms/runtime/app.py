@@ -18,6 +18,7 @@ import trio
 from loguru import logger
 
 from dtms.config import Settings
+from dtms.errors import JournalError
 from dtms.journal.owner import Journal, open_journal
 from dtms.runtime.actor import ActorContext, TradeActor
 from dtms.runtime.executor import Executor as CallExecutor
@@ -60,6 +61,7 @@ async def serve(
     stop = stop if stop is not None else trio.Event()
     async with open_journal(settings.journal.path) as journal:
         async with open_gateway(connect, settings.gateway, executor=executor) as gateway:
+            await _check_account(journal, gateway, settings.journal.path)
             ctx = ActorContext(journal, gateway, settings.policy, settings.score, broker_now,
                                settings.market_data.stale_tick_seconds,
                                settings.journal.scores_per_trade, observe_time=observe_time)
@@ -83,6 +85,27 @@ async def serve(
                 beat.write(active=False)
                 nursery.cancel_scope.cancel()
     logger.info("dtms stopped; positions stay open at the broker with their stops")
+
+
+async def _check_account(journal: Journal, gateway: Gateway, path: str) -> None:
+    """A journal belongs to one account: refuse another one rather than close its trades.
+
+    Managing account B with account A's journal would find every journaled trade "vanished"
+    and close it in the journal, while it is still open on account A.
+    """
+    info = (await gateway.call("account_info")).value
+    if info is None:
+        return  # the supervisor reports the broker's state; nothing to compare yet
+    current = {"login": int(info.login), "server": str(info.server)}
+    stored = journal.file.get_meta("account")
+    if stored is None:
+        await journal.write(lambda f: f.set_meta("account", current))
+    elif stored != current:
+        raise JournalError(
+            f"journal {path} belongs to account {stored['login']} on {stored['server']}, but "
+            f"the broker is logged into {current['login']} on {current['server']}: use another "
+            "journal (--journal) for this account"
+        )
 
 
 class _Heartbeat:

@@ -94,6 +94,11 @@ class Book:
         self._next_order = FIRST_ORDER_TICKET
         self._next_deal = FIRST_DEAL_TICKET
 
+    def start_tickets_after(self, ticket: int) -> None:
+        """Number new orders (hence positions) above ``ticket``, as a long-lived account would."""
+        self._next_order = max(self._next_order, int(ticket))
+        self._next_deal = max(self._next_deal, int(ticket))
+
     def fork(self) -> Book:
         """A copy of the open state with an empty history, to project an execution on."""
         other = Book(self._symbols, self.money, commission_per_lot=self.commission_per_lot)

@@ -61,6 +61,8 @@ class Server:
         self.quotes = Quotes()
         self.money = Money(self.symbols, self.quotes.current, settings.leverage)
         self.book = Book(self.symbols, self.money, commission_per_lot=settings.commission_per_lot)
+        if settings.first_ticket:
+            self.book.start_tickets_after(settings.first_ticket - 1)
         self.faults = Faults(settings.faults, settings.seed)
         self.link = Link()
         self.engine = Engine(

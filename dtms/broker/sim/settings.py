@@ -71,6 +71,9 @@ class SimSettings:
     )
     autotrading: bool = knob(True, "terminal AutoTrading button (off: order_send gives 10027)")
     maxbars: int = knob(100_000, "terminal 'Max bars in chart': cap of copy_rates_*", ge=100)
+    first_ticket: int = knob(
+        0, "lowest order/position ticket of this account (0: the documentation's numbers)", ge=0
+    )
     login: int = knob(5_012_345, "account number", ge=1)
     server: str = knob("dtms-Sim", "trade server name")
     name: str = knob("dtms demo", "account holder name")
