@@ -23,8 +23,8 @@ from dtms.broker.sim.broker import SimBroker
 # (minutes after the trade opens, move as a fraction of the entry price, against = negative)
 STORIES: dict[str, Sequence[tuple[float, float]]] = {
     "grind": ((30, -0.0010), (90, -0.0030), (135, -0.0042), (330, -0.0050)),
-    "bounce": ((30, -0.0010), (90, -0.0030), (135, -0.0042), (165, -0.0032),
-               (195, -0.0008), (260, 0.0004), (420, 0.0012)),
+    "bounce": ((30, -0.0010), (90, -0.0030), (115, -0.0036), (135, -0.0016),
+               (200, 0.0003), (420, 0.0012)),
     "choch": ((20, -0.0004), (40, -0.0045), (300, -0.0046)),
     "favour": ((120, 0.0020), (360, 0.0045)),
 }
@@ -33,6 +33,8 @@ SYMBOLS = ("EURUSD", "GBPUSD", "USDJPY", "XAUUSD", "AUDUSD", "USDCAD", "EURJPY",
            "USDCHF", "EURGBP", "GBPJPY", "XAGUSD")
 STOP_DISTANCE = 0.015
 """Initial SL distance as a fraction of price: wide, so tightening leaves room to act."""
+VOLUME = 0.2
+"""Lots per demo trade (12 of them fit a 10,000 USD account with room for hedges)."""
 SPACING_MINUTES = 40.0
 """Minutes between two demo trades."""
 
@@ -60,7 +62,7 @@ def _open(sim: SimBroker, symbol: str, side: str, story: str) -> None:
     sign = 1.0 if side == "BUY" else -1.0
     sl = (bid if side == "BUY" else ask) * (1 - sign * STOP_DISTANCE)
     digits = market.symbols[symbol].digits
-    sim.scenario.open_position(symbol, side, 1.0, sl=round(sl, digits), comment="demo")
+    sim.scenario.open_position(symbol, side, VOLUME, sl=round(sl, digits), comment="demo")
     now = market.now
     points = [(now + minutes * 60.0, mid * (1 + sign * move)) for minutes, move in STORIES[story]]
     market.script_path(symbol, points, noise=0.00002)
