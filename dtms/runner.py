@@ -16,8 +16,8 @@ from loguru import logger
 
 from dtms.broker.sim.settings import SimSettings
 from dtms.config import BrokerKind, Settings
-from dtms.journal.store import open_readonly
 from dtms.errors import DtmsError
+from dtms.journal.store import open_readonly
 from dtms.runtime.app import serve
 from dtms.runtime.clock import AcceleratedClock, broker_clock_from, broker_sleep_from
 from dtms.runtime.executor import WorkerThreadExecutor
@@ -122,13 +122,20 @@ def _trio_run(settings: Settings, connect: Callable[[], Any],
             bt = BrokerTime(settings.indicators.broker_utc_offset_hours)
             broker_now: Callable[[], float] = bt
             observe_time = bt.observe if observe else None
+
+            def clock_known() -> bool:
+                return bt.calibrated
         else:
             broker_now, observe_time = make_clock(), None
+
+            def clock_known() -> bool:
+                return True
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_on_signals, stop)
             if duration is not None:
                 nursery.start_soon(_stop_after, duration * rate, stop)
             await serve(settings, connect, broker_now, observe_time=observe_time,
+                        clock_known=clock_known,
                         executor=WorkerThreadExecutor(), broker_label=label, time_scale=rate,
                         stop=stop)
             nursery.cancel_scope.cancel()

@@ -168,8 +168,11 @@ def step(trade: TradeState, event: Event, policy: Policy) -> Decision:
             new, notes, record = apply_outcome(trade, event, policy)
             return Decision(new, notes=notes, transition=record)
         case Observed():
-            if event.at <= trade.last_observed_at:
-                return Decision(trade)
+            back = trade.last_observed_at - event.at
+            if back >= policy.machine.clock_jump_seconds:
+                trade = rebase(trade, back)  # the server clock went back (daylight saving)
+            elif event.at <= trade.last_observed_at:
+                return Decision(trade)  # a replay, or a snapshot older than one seen
             synced = _sync(trade, event.main, event.at)
             synced = replace(synced, last_observed_at=event.at, flip=event.flip or synced.flip)
             facts = Facts.from_observed(event)
@@ -185,6 +188,29 @@ def step(trade: TradeState, event: Event, policy: Policy) -> Decision:
             return _decide(synced, Facts.from_evaluated(event), policy)
         case _:
             assert_never(event)
+
+
+def rebase(trade: TradeState, back: float) -> TradeState:
+    """Move every broker-time field back by ``back`` seconds (the broker's clock went back).
+
+    Timers keep their remaining length, and bars of the new clock still count as new.
+    """
+
+    def b(t: float | None) -> float | None:
+        return None if t is None else t - back
+
+    pending = trade.pending
+    if pending is not None:
+        items = tuple(replace(i, since=i.since - back) for i in pending.commands)
+        pending = replace(pending, started_at=pending.started_at - back, commands=items)
+    hedge = trade.hedge and replace(trade.hedge, opened_at=trade.hedge.opened_at - back)
+    return replace(
+        trade, since=trade.since - back, flat_deadline=b(trade.flat_deadline),
+        recovery_deadline=b(trade.recovery_deadline), changed_at=trade.changed_at - back,
+        last_observed_at=trade.last_observed_at - back,
+        last_deep_check_at=trade.last_deep_check_at - back,
+        last_eval_id=max(int(trade.last_eval_id - back * 1000), 0), hedge=hedge, pending=pending,
+    )
 
 
 def _sync(trade: TradeState, main: PositionView | None, at: float) -> TradeState:

@@ -47,6 +47,10 @@ class MachinePolicy:
         600.0, "at most one early deep check per trade per this many seconds", ge=0
     )
     m15_seconds: int = knob(900, "length of the deep-check bar (M15) in seconds", gt=0)
+    clock_jump_seconds: float = knob(
+        600.0, "a snapshot this much older than the last one means the broker clock went back",
+        gt=0,
+    )
 
     def __post_init__(self) -> None:
         if not self.hedge_score <= self.warning_l2_score <= self.warning_l1_score:

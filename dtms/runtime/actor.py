@@ -90,6 +90,8 @@ class ActorContext:
     stopping: bool = False
     observe_time: Callable[..., None] | None = None
     """Learns broker time from reported times (live brokers); None when the clock is exact."""
+    clock_known: Callable[[], bool] = lambda: True
+    """Whether ``broker_now`` is calibrated (an estimated clock is not until a tick arrived)."""
 
 
 class TradeActor:
@@ -222,6 +224,7 @@ class TradeActor:
     def _record_outcome(self, c: Command, outcome: Event) -> None:
         counters = self.ctx.counters
         state_after = self.trade.state.value
+        retcode: int | None
         match outcome:
             case ActionDone():
                 counters.actions_done += 1

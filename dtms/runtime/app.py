@@ -42,6 +42,7 @@ async def serve(
     broker_now: Callable[[], float],
     *,
     observe_time: Callable[..., None] | None = None,
+    clock_known: Callable[[], bool] = lambda: True,
     executor: CallExecutor | None = None,
     broker_label: str = "simulated",
     time_scale: float = 1.0,
@@ -59,31 +60,34 @@ async def serve(
             stays a real-time heartbeat on an accelerated clock.
     """
     stop = stop if stop is not None else trio.Event()
-    async with open_journal(settings.journal.path) as journal:
-        async with open_gateway(connect, settings.gateway, executor=executor) as gateway:
-            await _check_account(journal, gateway, settings.journal.path)
-            ctx = ActorContext(journal, gateway, settings.policy, settings.score, broker_now,
-                               settings.market_data.stale_tick_seconds,
-                               settings.journal.scores_per_trade, observe_time=observe_time)
-            sup = Supervisor(ctx, settings.supervisor, settings.market_data, settings.indicators,
-                             settings.regime, actor_factory=actor_factory)
-            started_wall = time.time()
-            async with trio.open_nursery() as nursery:
-                await nursery.start(sup.run)
-                beat = _Heartbeat(sup, journal, broker_label, started_wall, time_scale, settings)
-                nursery.start_soon(beat.run)
-                logger.info(f"dtms monitoring {len(sup.actors)} trade(s) on the {broker_label} "
-                            f"broker; journal {settings.journal.path}")
-                task_status.started(App(sup, gateway, journal, stop))
-                await stop.wait()
-                logger.info("stopping: no new actions; letting broker calls in flight finish")
-                with trio.move_on_after(settings.supervisor.shutdown_grace_seconds) as scope:
-                    scope.shield = True
-                    await sup.drain()
-                if scope.cancelled_caught:
-                    logger.warning("shutdown grace period over with broker calls still in flight")
-                beat.write(active=False)
-                nursery.cancel_scope.cancel()
+    async with (
+        open_journal(settings.journal.path) as journal,
+        open_gateway(connect, settings.gateway, executor=executor) as gateway,
+    ):
+        await _check_account(journal, gateway, settings.journal.path)
+        ctx = ActorContext(journal, gateway, settings.policy, settings.score, broker_now,
+                           settings.market_data.stale_tick_seconds,
+                           settings.journal.scores_per_trade, observe_time=observe_time,
+                           clock_known=clock_known)
+        sup = Supervisor(ctx, settings.supervisor, settings.market_data, settings.indicators,
+                         settings.regime, actor_factory=actor_factory)
+        started_wall = time.time()
+        async with trio.open_nursery() as nursery:
+            await nursery.start(sup.run)
+            beat = _Heartbeat(sup, journal, broker_label, started_wall, time_scale, settings)
+            nursery.start_soon(beat.run)
+            logger.info(f"dtms monitoring {len(sup.actors)} trade(s) on the {broker_label} "
+                        f"broker; journal {settings.journal.path}")
+            task_status.started(App(sup, gateway, journal, stop))
+            await stop.wait()
+            logger.info("stopping: no new actions; letting broker calls in flight finish")
+            with trio.move_on_after(settings.supervisor.shutdown_grace_seconds) as scope:
+                scope.shield = True
+                await sup.drain()
+            if scope.cancelled_caught:
+                logger.warning("shutdown grace period over with broker calls still in flight")
+            beat.write(active=False)
+            nursery.cancel_scope.cancel()
     logger.info("dtms stopped; positions stay open at the broker with their stops")
 
 
@@ -157,6 +161,8 @@ class _Heartbeat:
                 "actions_unknown": c.actions_unknown, "by_action": c.by_action,
             },
             "last_check_at": c.last_check_at,
+            "last_snapshot_at": sup.last_report.at if sup.last_report and sup.last_report.ok
+            else None,
             "data_health": health,
             "gateway": _plain_stats(stats),
         }

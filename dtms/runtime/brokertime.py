@@ -4,8 +4,10 @@ Timers, bar closes and staleness are judged on the broker's clock (bar and tick 
 broker-server epoch seconds, often UTC+2/+3). Trio runs at the broker's rate (1 for a real
 terminal; the simulator's speed for an accelerated ``dtms sim-server``), so broker time is
 Trio time plus an offset. The offset starts as a guess (local UTC plus the configured broker
-offset) and is set by the first time the broker reports; later reports can only move it forward
-(a forming bar's open time is a lower bound of the broker's "now").
+offset) and is set by the first tick time the broker reports. Later reports move it forward (a
+forming bar's open time is a lower bound of the broker's "now"); a tick time more than
+``JUMP_SECONDS`` behind the estimate means the server's clock went back (a daylight-saving
+switch) and resets it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import time
 
 import trio
+
+JUMP_SECONDS = 600.0
 
 
 class BrokerTime:
@@ -41,5 +45,8 @@ class BrokerTime:
                 self._offset = offset
             else:
                 self._guess = max(self._guess, offset)
+            return
+        if exact and self._offset - offset > JUMP_SECONDS:
+            self._offset = offset  # the server clock went back: believe the tick
             return
         self._offset = max(self._offset, offset)

@@ -130,8 +130,10 @@ class Supervisor:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             await self.refresh_account()
+            journaled = self.ctx.journal.file.open_trades()
+            await self._calibrate_clock({t.symbol for t in journaled})
             now = self.ctx.broker_now()
-            for trade in self.ctx.journal.file.open_trades():
+            for trade in journaled:
                 self._spawn(resume(trade, now))
             if self.actors:
                 self.log.info(f"resumed {len(self.actors)} trade(s) from the journal")
@@ -164,6 +166,24 @@ class Supervisor:
                              "off or investor login): actions will be refused")
         self._epoch = self.ctx.gateway.connection_epoch
 
+    async def _calibrate_clock(self, symbols: set[str]) -> None:
+        """Learn the broker's clock from a tick before the first cycle stamps anything.
+
+        Only for a live broker (where the clock is estimated); without a quote yet (no trades,
+        market closed) the first feed's tick calibrates it, and cycles wait for that.
+        """
+        if self.ctx.observe_time is None:
+            return
+        gw = self.ctx.gateway
+        if not symbols:
+            positions = (await gw.call("positions_get")).value or ()
+            symbols = {str(p.symbol) for p in positions}
+        for sym in sorted(symbols):
+            tick = (await gw.call("symbol_info_tick", sym)).value
+            if tick is not None and float(getattr(tick, "time", 0.0)) > 0:
+                self.ctx.observe_time(float(tick.time))
+                return
+
     # ------------------------------------------------------------------ one cycle
 
     async def cycle(self) -> CycleReport:
@@ -192,6 +212,10 @@ class Supervisor:
         new_bars = 0
         for sym in sorted(symbols):
             new_bars += await self._refresh_feed(sym, now)
+        if not self.ctx.clock_known():
+            # the broker has not told its time yet: nothing is stamped with a guess
+            self.last_report = CycleReport(now, False)
+            return self.last_report
         self.active_symbols = symbols
         views = {sym: self.feeds[sym].view(now) for sym in symbols if sym in self.feeds}
         spawned = vanished = 0
@@ -209,8 +233,8 @@ class Supervisor:
                 vanished += 1
             hedges = book.hedges.get(ticket, [])
             readds = book.readds.get(ticket, [])
-            actor.deliver(CycleInput(now, main, _pick(hedges, actor.trade.hedge and
-                                                      actor.trade.hedge.ticket),
+            known_hedge = actor.trade.hedge.ticket if actor.trade.hedge else None
+            actor.deliver(CycleInput(now, main, _pick(hedges, known_hedge),
                                      _pick(readds, actor.trade.readd_ticket),
                                      views.get(actor.trade.symbol), self.account))
         self._orphans(book, now, views)
@@ -347,7 +371,7 @@ class Supervisor:
             await trio.sleep(0.01)
 
 
-def _pick(positions: list[PositionView], known: int | None | bool) -> PositionView | None:
+def _pick(positions: list[PositionView], known: int | None) -> PositionView | None:
     if not positions:
         return None
     for p in positions:

@@ -108,7 +108,7 @@ def test_l1_to_l2_closes_half_and_moves_to_breakeven() -> None:
     assert d.trade.volume == 0.5 and d.trade.partial_closes == 1 and d.trade.closed_volume == 0.5
 
 
-def test_l2_to_hedged_opens_half_volume_opposite_hedge_with_atr_stop_and_starts_flat_timer() -> None:
+def test_l2_to_hedged_opens_half_volume_opposite_hedge_with_atr_stop_and_flat_timer() -> None:
     d = _driver_in(State.WARNING_L2)
     decision = d.evaluate(-6.0)
     (cmd,) = decision.commands
@@ -125,8 +125,9 @@ def test_l2_to_hedged_opens_half_volume_opposite_hedge_with_atr_stop_and_starts_
 def test_flat_timer_fires_at_75_minutes_on_the_broker_clock_and_closes_all() -> None:
     d = _driver_in(State.HEDGED)
     opened = d.trade.hedge.opened_at  # type: ignore[union-attr]
+    sent = len(d.sent)
     d.observe(at=opened + 75 * 60 - 1)
-    assert d.trade.state is State.HEDGED and not d.sent[-1:] == []
+    assert d.trade.state is State.HEDGED and len(d.sent) == sent  # a second early: nothing
     before = len(d.sent)
     d.observe(at=opened + 75 * 60)  # inclusive
     assert d.trade.state is State.CLOSED
@@ -423,3 +424,18 @@ def test_a_stale_snapshot_cannot_make_a_stop_looser_than_the_one_just_set() -> N
     assert decision.commands == ()
     assert any("would not tighten" in n.text for n in decision.notes)
     assert decision.trade.sl == pytest.approx(1.10000)
+
+
+def test_a_broker_clock_going_back_an_hour_is_a_clock_reset_not_a_replay() -> None:
+    d = _driver_in(State.HEDGED)
+    t = d.trade
+    assert t.flat_deadline is not None
+    left = t.flat_deadline - t.last_observed_at
+    older = Observed(t.last_observed_at - 120, d.main, d.hedge, None, market(d.bid))
+    assert step(t, older, POLICY).trade == t  # a late snapshot: ignored
+    back = Observed(t.last_observed_at - 3600, d.main, d.hedge, None, market(d.bid))
+    moved = step(t, back, POLICY).trade
+    assert moved.last_observed_at == back.at
+    assert moved.flat_deadline == pytest.approx(back.at + left)  # the timer keeps its length
+    assert moved.last_eval_id < t.last_eval_id - 3_500_000  # new bars still count
+    assert moved.hedge is not None and moved.state is State.HEDGED
