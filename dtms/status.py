@@ -90,6 +90,7 @@ def get_system_status(journal: str | os.PathLike[str] | None = None) -> dict[str
         },
         "data_health": meta.get("data_health", {}),
         "last_check_at": meta.get("last_check_at") or None,
+        "last_snapshot_at": meta.get("last_snapshot_at"),
         "broker_time": _broker_now(meta),
         "quarantined": quarantined,
         "gateway": meta.get("gateway", {}),
