@@ -162,9 +162,9 @@ def _trade(args: argparse.Namespace) -> int:
         mark = "" if layer.get("available", True) else "  (unavailable)"
         print(f"  {layer['name']:<18} raw {layer['raw']:+.2f}  weighted "
               f"{layer['weighted']:+.2f}{mark}")
-    print(f"SL {t['sl']} (initial {t['initial_sl']}); hedge "
-          f"{'#' + str(t['hedge_ticket']) + ' ' + str(t['hedge_volume']) + ' lots' if t['hedge_ticket'] else 'none'}"
-          f"; hedges opened {t['hedges_opened']}; partial closes {t['partial_closes']}")
+    hedge = f"#{t['hedge_ticket']} {t['hedge_volume']} lots" if t["hedge_ticket"] else "none"
+    print(f"SL {t['sl']} (initial {t['initial_sl']}); hedge {hedge}; hedges opened "
+          f"{t['hedges_opened']}; partial closes {t['partial_closes']}")
     for name in ("flat_timer_remaining", "recovery_timer_remaining"):
         if t[name] is not None:
             print(f"{name.replace('_', ' ')}: {t[name] / 60:.1f} min")

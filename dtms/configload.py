@@ -59,12 +59,13 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
             return tuple(_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
         if len(args) != len(value):
             raise ConfigError(f"{key}: expected a list of {len(args)} values, got {len(value)}")
-        return tuple(_convert(a, v, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+        pairs = enumerate(zip(args, value, strict=True))
+        return tuple(_convert(a, v, f"{key}[{i}]") for i, (a, v) in pairs)
     if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
         if value is None or value == "":
             return None
-        return _convert(args[0], value, key)
+        return _convert(options[0], value, key)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         allowed = [str(m.value) for m in hint]
         if isinstance(value, str):

@@ -1,4 +1,4 @@
-"""Sizing and pricing the defensive actions (specification §4, "Actions and their exact parameters").
+"""Sizing and pricing the defensive actions (specification §4, "Actions and their parameters").
 
 Theory of operation: each ``plan_*`` function turns one action of a transition into a command,
 or into a reason not to send one. Prices are rounded *away* from the market so rounding can
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from dtms.core.messages import (
     Action,
+    CloseBy,
     ClosePartial,
     ClosePosition,
-    CloseBy,
     Command,
     MarketFacts,
     ModifyStops,

@@ -122,7 +122,7 @@ class Bars:
 
     @classmethod
     def from_rates(cls, rates: npt.NDArray[np.void]) -> Bars:
-        """Build from an MT5 rates structured array (fields time/open/high/low/close/tick_volume)."""
+        """Build from an MT5 rates array (fields time, open, high, low, close, tick_volume)."""
         return cls(
             time=np.ascontiguousarray(rates["time"], dtype=np.int64),
             open=np.ascontiguousarray(rates["open"], dtype=np.float64),

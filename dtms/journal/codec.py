@@ -51,10 +51,10 @@ def from_plain(hint: Any, value: Any) -> Any:
         return None
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
         if isinstance(value, dict) and "type" in value and value["type"] in _COMMANDS:
             return from_plain(_COMMANDS[value["type"]], value)
-        return from_plain(args[0], value)
+        return from_plain(options[0], value)
     if origin is tuple:
         args = typing.get_args(hint)
         if len(args) == 2 and args[1] is Ellipsis:

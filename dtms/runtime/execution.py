@@ -20,9 +20,9 @@ from dtms.core.messages import (
     ActionDone,
     ActionFailed,
     ActionUnknown,
+    CloseBy,
     ClosePartial,
     ClosePosition,
-    CloseBy,
     Command,
     ModifyStops,
     OpenHedge,
@@ -71,8 +71,9 @@ def fillings(spec: SymbolSpec) -> list[int]:
 
 
 def _reason(r: CallResult) -> str:
-    if r.value is not None and getattr(r.value, "comment", ""):
-        return f"{r.retcode} {r.value.comment}"
+    comment = str(getattr(r.value, "comment", "") or "") if r.value is not None else ""
+    if comment:
+        return f"{r.retcode} {comment}"
     if r.last_error:
         return f"{r.reason} {r.last_error}"
     return r.reason

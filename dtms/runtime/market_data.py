@@ -134,7 +134,7 @@ class SymbolFeed:
         if self._observe is not None:
             tick = await self._read("symbol_info_tick", self.symbol)
             if tick is not None:
-                self._observe(float(tick.time))
+                self._observe(float(getattr(tick, "time", 0.0)))
         ok = True
         for timeframe, window in ((TIMEFRAME_M5, self._m5), (TIMEFRAME_M15, self._m15)):
             rates = await self._rates(timeframe, window.keep + 1)

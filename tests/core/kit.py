@@ -8,9 +8,9 @@ from typing import Any
 from dtms.core.machine import Decision, step
 from dtms.core.messages import (
     ActionDone,
+    CloseBy,
     ClosePartial,
     ClosePosition,
-    CloseBy,
     Evaluated,
     MarketFacts,
     ModifyStops,

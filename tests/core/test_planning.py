@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dtms.core.messages import ClosePartial, ClosePosition, CloseBy, ModifyStops, OpenHedge
+from dtms.core.messages import CloseBy, ClosePartial, ClosePosition, ModifyStops, OpenHedge
 from dtms.core.planning import (
     Skip,
     plan_breakeven,

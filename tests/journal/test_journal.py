@@ -1,4 +1,4 @@
-"""The journal keeps history safe: locked, corrupt and foreign files are refused, never recreated."""
+"""The journal keeps history: locked, corrupt and foreign files are refused, never recreated."""
 
 from __future__ import annotations
 
@@ -70,7 +70,8 @@ def test_a_second_process_cannot_open_the_same_journal(tmp_path: Path) -> None:
     try:
         with pytest.raises(JournalError, match="in use by another dtms process"):
             JournalFile.open(path)
-        code = "import sys; from dtms.journal.store import JournalFile; JournalFile.open(sys.argv[1])"
+        code = ("import sys; from dtms.journal.store import JournalFile; "
+                "JournalFile.open(sys.argv[1])")
         out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
                              text=True)
         assert out.returncode != 0 and "in use by another dtms process" in out.stderr

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
+from typing import ClassVar
 
 import trio
 import trio.testing
@@ -19,7 +21,7 @@ class Poisoned(TradeActor):
     """A trade actor that crashes on every cycle of one ticket (a bug we did not write yet)."""
 
     victim = 0
-    crashes: list[float] = []
+    crashes: ClassVar[list[float]] = []
 
     async def handle(self, inp: CycleInput) -> None:
         if self.ticket == Poisoned.victim:
@@ -46,8 +48,8 @@ async def test_a_crashing_actor_is_restarted_then_quarantined_and_the_others_kee
                       what="quarantine")
         # 1 crash + 3 restarts, waiting 0.5, 2 and 8 s before each restart (virtual time)
         assert len(Poisoned.crashes) == 4
-        gaps = [b - a for a, b in zip(Poisoned.crashes, Poisoned.crashes[1:])]
-        for gap, delay in zip(gaps, (0.5, 2.0, 8.0)):
+        gaps = [b - a for a, b in pairwise(Poisoned.crashes)]
+        for gap, delay in zip(gaps, (0.5, 2.0, 8.0), strict=True):
             assert delay <= gap < delay + 2 * h.settings.supervisor.cycle_seconds
         await h.until(lambda: h.state(good) is State.HEDGED, within=4 * HOUR,
                       what="the healthy actor to keep working")

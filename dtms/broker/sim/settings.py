@@ -49,7 +49,7 @@ class SimSettings:
     balance: float = knob(10_000.0, "initial deposit in account currency (USD)", gt=0.0)
     credit: float = knob(0.0, "broker credit added to equity", ge=0.0)
     leverage: int = knob(100, "account leverage (1:N)", ge=1, le=5000)
-    margin_mode: MarginMode = knob(  # noqa: RUF009 (an enum member is immutable)
+    margin_mode: MarginMode = knob(
         MarginMode.HEDGING, "hedging or netting"
     )
     margin_call: float = knob(50.0, "margin call level, percent of margin", ge=0.0, le=10000.0)
