@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import trio
 from loguru import logger
@@ -27,13 +26,18 @@ from dtms.core.messages import (
     ActionDone,
     ActionFailed,
     ActionUnknown,
+    CloseBy,
+    ClosePartial,
+    ClosePosition,
     Command,
     Evaluated,
     Event,
     MarketFacts,
+    ModifyStops,
     NoteKind,
     Observed,
     OpenHedge,
+    ReAdd,
 )
 from dtms.core.policy import Policy
 from dtms.core.score import score_trade, update_flip
@@ -303,13 +307,19 @@ def _market(inp: CycleInput, feed: FeedView | None) -> MarketFacts | None:
     return MarketFacts(spec, quote, atr, feed.stale)
 
 
-def _describe(c: Any) -> str:
-    parts = []
-    for name in ("ticket", "by_ticket", "side", "volume", "sl", "comment"):
-        if hasattr(c, name):
-            value = getattr(c, name)
-            parts.append(f"{name}={value.value if isinstance(value, Side) else value}")
-    return " ".join(parts)
+def _describe(c: Command) -> str:
+    """One operator line for a command."""
+    match c:
+        case ModifyStops():
+            return f"SL -> {c.sl} on #{c.ticket}"
+        case ClosePartial():
+            return f"close {c.volume} lots of the {c.side.value} #{c.ticket}"
+        case OpenHedge() | ReAdd():
+            return f"{c.side.value} {c.volume} lots, SL {c.sl}, comment {c.comment}"
+        case ClosePosition():
+            return f"close {c.role.value} #{c.ticket} ({c.volume} lots)"
+        case CloseBy():
+            return f"close #{c.ticket} by its hedge #{c.by_ticket}"
 
 
 def _fmt(v: float | None) -> str:
