@@ -23,6 +23,7 @@ import enum
 from dataclasses import dataclass, replace
 from typing import Any, assert_never
 
+from dtms.core.evolve import evolve
 from dtms.core.messages import (
     ActionDone,
     ActionFailed,
@@ -144,6 +145,12 @@ TABLE: tuple[Transition, ...] = (
 )
 
 
+_BY_STATE: dict[State, tuple[Transition, ...]] = {
+    state: tuple(t for t in TABLE if state in t.sources) for state in State
+}
+"""The table's rows for each state, in priority order (read once, not per step)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What one step decided."""
@@ -177,14 +184,14 @@ def step(trade: TradeState, event: Event, policy: Policy) -> Decision:
             changes["last_observed_at"] = event.at
             if event.flip is not None:
                 changes["flip"] = event.flip
-            return _decide(replace(trade, **changes), Facts.from_observed(event), policy)
+            return _decide(evolve(trade, **changes), Facts.from_observed(event), policy)
         case Evaluated():
             if event.eval_id <= trade.last_eval_id:
                 return Decision(trade)
             changes = _sync(trade, event.main, event.at)
             changes.update(last_eval_id=event.eval_id, score=event.score.total, flip=event.flip,
                            last_deep_check_at=event.at)
-            return _decide(replace(trade, **changes), Facts.from_evaluated(event), policy)
+            return _decide(evolve(trade, **changes), Facts.from_evaluated(event), policy)
         case _:
             assert_never(event)
 
@@ -242,9 +249,7 @@ def _decide(trade: TradeState, facts: Facts, policy: Policy) -> Decision:
     if adopted is not None:
         new, notes, record = adopted
         return Decision(new, notes=notes, transition=record)
-    for transition in TABLE:
-        if trade.state not in transition.sources:
-            continue
+    for transition in _BY_STATE[trade.state]:
         result = fire(
             transition.rule.value,
             transition.target,
