@@ -87,6 +87,21 @@ class Harness:
                 raise AssertionError(f"timed out after {within:g} s waiting for {what}")
             await trio.sleep(self.settings.supervisor.cycle_seconds)
 
+    @asynccontextmanager
+    async def most_hedges(self, ticket: int) -> AsyncIterator[list[int]]:
+        """Watch the broker every virtual second; yields ``[most hedges seen at once]``."""
+        most = [0]
+
+        async def watch() -> None:
+            while True:
+                most[0] = max(most[0], len(self.hedges_of(ticket)))
+                await trio.sleep(1)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch)
+            yield most
+            nursery.cancel_scope.cancel()
+
     async def settle(self) -> None:
         """Let one more cycle run and every actor handle it."""
         await trio.sleep(self.settings.supervisor.cycle_seconds * 2)
