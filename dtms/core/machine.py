@@ -37,7 +37,7 @@ from dtms.core.messages import (
 )
 from dtms.core.pending import TransitionRecord, apply_outcome, recognise_hedge, resolve
 from dtms.core.policy import Policy
-from dtms.core.rules import Facts, Trigger, fire
+from dtms.core.rules import STALE, Facts, Trigger, fire
 from dtms.core.trade import InFlight, TradeState
 from dtms.core.types import PositionView, State
 
@@ -236,6 +236,8 @@ def _sync(trade: TradeState, main: PositionView | None, at: float) -> dict[str, 
 
 
 def _decide(trade: TradeState, facts: Facts, policy: Policy) -> Decision:
+    if STALE in trade.notices and facts.market is not None and not facts.market.stale:
+        trade = evolve(trade, notices=tuple(n for n in trade.notices if n != STALE))
     if facts.main is not None and facts.at <= trade.changed_at:
         # the snapshot predates our last change: our own volume and stops are newer
         main = replace(facts.main, volume=trade.volume, sl=trade.sl, tp=trade.tp)

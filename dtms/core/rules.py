@@ -143,6 +143,8 @@ def _fmt(v: float | None) -> str:
 
 
 _CLOSES = frozenset({"close_all", "close_hedge"})
+STALE = "stale"
+"""Notice key: the trade was told its data is stale (cleared when data is fresh again)."""
 
 Fired = tuple[TradeState, tuple[Command, ...], tuple[Note, ...], TransitionRecord | None]
 
@@ -168,8 +170,11 @@ def fire(
         return trade, (), (), None  # backing off: nothing is re-sent before the next deep check
     defensive = [a for a in actions if a not in _CLOSES]
     if defensive and f.market is not None and f.market.stale:
-        note = Note(NoteKind.BLOCKED, f"{rule}: market data for {trade.symbol} is stale")
-        return trade, (), (note,), None
+        if STALE in trade.notices:  # said once per stale episode
+            return trade, (), (), None
+        note = Note(NoteKind.BLOCKED, f"{rule}: market data for {trade.symbol} is stale; new "
+                    "actions wait for fresh data")
+        return replace(trade, notices=(*trade.notices, STALE)[-16:]), (), (note,), None
     commands: list[Command] = []
     notes: list[Note] = []
     seq = trade.seq

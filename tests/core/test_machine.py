@@ -376,6 +376,10 @@ def test_stale_market_blocks_new_actions_but_not_due_closes() -> None:
     blocked = step(d.trade, ev, POLICY)
     assert blocked.commands == () and blocked.trade.state is State.HEALTHY
     assert any(n.kind is NoteKind.BLOCKED for n in blocked.notes)
+    again = replace(ev, at=ev.at + M15, eval_id=ev.eval_id + 1)
+    assert step(blocked.trade, again, POLICY).notes == ()  # said once per stale episode
+    fresh = replace(ev, at=ev.at + 2 * M15, eval_id=ev.eval_id + 2, market=market(stale=False))
+    assert step(blocked.trade, fresh, POLICY).commands  # fresh data: the action goes out
     h = _driver_in(State.HEDGED)
     assert h.trade.flat_deadline is not None
     at = h.trade.flat_deadline
