@@ -108,3 +108,28 @@ def test_a_second_dtms_on_the_same_journal_is_refused(tmp_path: Path) -> None:
     finally:
         holder.close()
     assert os.path.exists(tmp_path / "dtms.sqlite3")
+
+
+def _line(stream, timeout: float = 20.0) -> str:  # type: ignore[no-untyped-def]
+    import select
+
+    ready, _, _ = select.select([stream], [], [], timeout)
+    assert ready, "no output in time"
+    return str(stream.readline())
+
+
+def test_logs_follow_prints_what_the_actor_writes_next(tmp_path: Path) -> None:
+    trades = tmp_path / "logs" / "trades"
+    trades.mkdir(parents=True)
+    log = trades / "7.log"
+    log.write_text("#7 first\n")
+    proc = subprocess.Popen([*DTMS, "logs", "7", "--follow"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert _line(proc.stdout) == "#7 first\n"
+        with open(log, "a") as fh:
+            fh.write("#7 second\n")
+        assert _line(proc.stdout) == "#7 second\n"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
