@@ -13,6 +13,7 @@ import enum
 import json
 import types
 import typing
+from operator import attrgetter
 from typing import Any
 
 from dtms.core import messages
@@ -31,12 +32,30 @@ _COMMANDS: dict[str, type[Any]] = {
 }
 
 
+_SHAPES: dict[type[Any], tuple[tuple[str, ...], str | None] | None] = {}
+"""Per class: its field names and command tag, or None when it is not a dataclass."""
+
+
+def _shape(cls: type[Any]) -> tuple[tuple[str, ...], str | None] | None:
+    shape = _SHAPES.get(cls, ())
+    if shape == ():
+        if dataclasses.is_dataclass(cls):
+            names = tuple(f.name for f in dataclasses.fields(cls))
+            shape = (names, cls.__name__ if cls.__name__ in _COMMANDS else None)
+        else:
+            shape = None
+        _SHAPES[cls] = shape
+    return shape  # type: ignore[return-value]
+
+
 def to_plain(value: Any) -> Any:
-    """A JSON-ready copy of a core value."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        if type(value).__name__ in _COMMANDS:
-            out["type"] = type(value).__name__
+    """A JSON-ready copy of a core value (field lists are read once per class)."""
+    shape = _shape(type(value))
+    if shape is not None:
+        names, tag = shape
+        out = {name: to_plain(getattr(value, name)) for name in names}
+        if tag is not None:
+            out["type"] = tag
         return out
     if isinstance(value, enum.Enum):
         return value.value
@@ -75,9 +94,31 @@ def from_plain(hint: Any, value: Any) -> Any:
     return value
 
 
+_GETTERS: dict[type[Any], tuple[tuple[str, ...], attrgetter[Any], str | None]] = {}
+
+
+def _json_default(value: Any) -> Any:
+    """Called by the C JSON encoder for what it cannot write itself: dataclasses and enums."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    spec = _GETTERS.get(type(value))
+    if spec is None:
+        shape = _shape(type(value))
+        if shape is None:
+            raise TypeError(f"cannot journal a {type(value).__name__}")
+        names, tag = shape
+        spec = (names, attrgetter(*names), tag)
+        _GETTERS[type(value)] = spec
+    names, getter, tag = spec
+    out = dict(zip(names, getter(value), strict=True))
+    if tag is not None:
+        out["type"] = tag
+    return out
+
+
 def dump_trade(trade: TradeState) -> str:
-    """The trade's full state as compact JSON."""
-    return json.dumps(to_plain(trade), separators=(",", ":"))
+    """The trade's full state as compact JSON (the same document ``to_plain`` describes)."""
+    return json.dumps(trade, default=_json_default, separators=(",", ":"))
 
 
 def load_trade(text: str) -> TradeState:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import trio
 
+from dtms.core.trade import TradeState
 from dtms.errors import JournalError
 from dtms.journal.store import JournalFile
 
@@ -38,6 +39,7 @@ class Journal:
         self.commits = 0
         self.ops_written = 0
         self._failure: BaseException | None = None
+        self._saves: dict[int, tuple[TradeState, float, bool]] = {}
 
     async def write(self, *ops: Op) -> None:
         """Queue write operations and wait until they are committed."""
@@ -53,6 +55,19 @@ class Journal:
         """Queue write operations; they are committed with the next batch."""
         if self._failure is None:
             self._send.send_nowait(_Batch(list(ops), None))
+
+    def save_nowait(self, trade: TradeState, at: float, *, full: bool = True) -> None:
+        """Queue a trade's state; of several saves of one trade per commit, only the newest
+        is written (a trade can decide several times between two commits).
+
+        ``full=False``: only the progress columns changed (``JournalFile.save_progress``).
+        """
+        if self._failure is None:
+            first = not self._saves
+            earlier = self._saves.get(trade.ticket)
+            self._saves[trade.ticket] = (trade, at, full or (earlier is not None and earlier[2]))
+            if first:
+                self._send.send_nowait(_Batch([], None))
 
     async def _run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         # Shielded: cancelling the program must not strand writes already queued (nor a
@@ -73,8 +88,15 @@ class Journal:
             await trio.lowlevel.checkpoint()
 
     def _commit(self, batches: list[_Batch]) -> None:
+        saves, self._saves = self._saves, {}
         try:
             with self.file.transaction():
+                for trade, at, full in saves.values():
+                    if full:
+                        self.file.save_trade(trade, at)
+                    else:
+                        self.file.save_progress(trade, at)
+                    self.ops_written += 1
                 for batch in batches:
                     for op in batch.ops:
                         op(self.file)

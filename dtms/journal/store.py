@@ -16,15 +16,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from dtms.core.evolve import evolve
 from dtms.core.machine import Decision
 from dtms.core.messages import Command, Note
 from dtms.core.pending import TransitionRecord
+from dtms.core.score import FlipState
 from dtms.core.trade import TradeState
 from dtms.errors import JournalError
 from dtms.journal.codec import dump_trade, load_trade, to_plain
 from dtms.journal.schema import MIGRATIONS, SCHEMA_VERSION
 
 APPLICATION_ID = 0x64746D73  # "dtms"
+PRUNE_EVERY = 5000
+"""Score rows inserted between two prunings of the scores table."""
 
 
 class _ProcessLock:
@@ -108,6 +112,7 @@ class JournalFile:
         self.path = path
         self.conn = conn
         self._lock = lock
+        self._scores_since_prune = 0
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> JournalFile:
@@ -161,17 +166,22 @@ class JournalFile:
                    quarantined: bool = False, alert: str = "") -> None:
         """Insert or replace a trade's row (columns for queries, JSON for resuming)."""
         pending = t.pending.transition if t.pending else None
+        f = t.flip
         self.conn.execute(
             """INSERT INTO trades (ticket, symbol, side, entry, initial_volume, current_volume,
                 initial_sl, initial_tp, state, state_since, score, flat_deadline,
-                recovery_deadline, cross_counter, flip_against, hedge_ticket, hedge_volume,
+                recovery_deadline, cross_counter, flip_against, favour_crosses, flip_in_favour,
+                flip_bar_time, last_eval_id, last_deep_check_at, hedge_ticket, hedge_volume,
                 hedges_opened, partial_closes, parent_ticket, opened_at, closed_at, close_reason,
                 pending, quarantined, alert, state_json, updated_at)
-            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
             ON CONFLICT(ticket) DO UPDATE SET current_volume=excluded.current_volume,
                 state=excluded.state, state_since=excluded.state_since, score=excluded.score,
                 flat_deadline=excluded.flat_deadline, recovery_deadline=excluded.recovery_deadline,
                 cross_counter=excluded.cross_counter, flip_against=excluded.flip_against,
+                favour_crosses=excluded.favour_crosses, flip_in_favour=excluded.flip_in_favour,
+                flip_bar_time=excluded.flip_bar_time, last_eval_id=excluded.last_eval_id,
+                last_deep_check_at=excluded.last_deep_check_at,
                 hedge_ticket=excluded.hedge_ticket, hedge_volume=excluded.hedge_volume,
                 hedges_opened=excluded.hedges_opened, partial_closes=excluded.partial_closes,
                 closed_at=excluded.closed_at, close_reason=excluded.close_reason,
@@ -179,10 +189,26 @@ class JournalFile:
                 state_json=excluded.state_json, updated_at=excluded.updated_at""",
             (t.ticket, t.symbol, t.side.value, t.entry, t.initial_volume, t.volume, t.initial_sl,
              t.initial_tp, t.state.value, t.since, t.score, t.flat_deadline, t.recovery_deadline,
-             t.flip.adverse_crosses, int(t.flip.against), t.hedge.ticket if t.hedge else None,
-             t.hedge.volume if t.hedge else None, t.hedges_opened, t.partial_closes, parent,
-             t.opened_at, t.closed_at, t.close_reason, pending, int(quarantined), alert,
-             dump_trade(t), at),
+             f.adverse_crosses, int(f.against), f.favour_crosses, int(f.in_favour),
+             f.last_bar_time, t.last_eval_id, t.last_deep_check_at,
+             t.hedge.ticket if t.hedge else None, t.hedge.volume if t.hedge else None,
+             t.hedges_opened, t.partial_closes, parent, t.opened_at, t.closed_at, t.close_reason,
+             pending, int(quarantined), alert, dump_trade(t), at),
+        )
+
+    def save_progress(self, t: TradeState, at: float) -> None:
+        """Write only what a routine deep check changes: score, flip memory, evaluation id.
+
+        These columns override the JSON state on load, so a check that changed nothing else
+        does not re-encode the whole trade.
+        """
+        f = t.flip
+        self.conn.execute(
+            "UPDATE trades SET score=?, cross_counter=?, flip_against=?, favour_crosses=?, "
+            "flip_in_favour=?, flip_bar_time=?, last_eval_id=?, last_deep_check_at=?, "
+            "updated_at=? WHERE ticket=?",
+            (t.score, f.adverse_crosses, int(f.against), f.favour_crosses, int(f.in_favour),
+             f.last_bar_time, t.last_eval_id, t.last_deep_check_at, at, t.ticket),
         )
 
     def add_transition(self, r: TransitionRecord) -> None:
@@ -233,9 +259,16 @@ class JournalFile:
             "INSERT INTO scores (ts, ticket, total, layers, analysis) VALUES (?,?,?,?,?)",
             (at, ticket, total, json.dumps(layers), analysis),
         )
+        self._scores_since_prune += 1
+        if self._scores_since_prune >= PRUNE_EVERY:
+            self.prune_scores(keep)
+
+    def prune_scores(self, keep: int) -> None:
+        """Keep only the newest ``keep`` score rows of each trade (run every few thousand)."""
+        self._scores_since_prune = 0
         self.conn.execute(
-            "DELETE FROM scores WHERE ticket=? AND id <= (SELECT id FROM scores WHERE ticket=? "
-            "ORDER BY id DESC LIMIT 1 OFFSET ?)", (ticket, ticket, keep),
+            "DELETE FROM scores WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER "
+            "(PARTITION BY ticket ORDER BY id DESC) AS n FROM scores) WHERE n > ?)", (keep,),
         )
 
     def set_meta(self, key: str, value: Any) -> None:
@@ -248,9 +281,10 @@ class JournalFile:
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def record(self, before: TradeState, d: Decision, at: float) -> None:
-        """Everything one decision wrote: state, transition, intents, notes."""
-        self.save_trade(d.trade, at)
+    def record(self, before: TradeState, d: Decision, at: float, *, save: bool = True) -> None:
+        """Everything one decision wrote: state (unless saved apart), transition, intents, notes."""
+        if save:
+            self.save_trade(d.trade, at)
         if d.transition is not None:
             self.add_transition(d.transition)
         for c in d.commands:
@@ -263,20 +297,32 @@ class JournalFile:
     def open_trades(self) -> list[TradeState]:
         """Every trade the journal still manages (not CLOSED, or CLOSED with work pending)."""
         rows = self.conn.execute(
-            "SELECT state_json FROM trades WHERE closed_at IS NULL OR pending IS NOT NULL "
+            f"SELECT {_STATE_COLUMNS} FROM trades WHERE closed_at IS NULL OR pending IS NOT NULL "
             "ORDER BY ticket").fetchall()
-        return [load_trade(r[0]) for r in rows]
+        return [_state_of(r) for r in rows]
 
     def load(self, ticket: int) -> TradeState | None:
         """One trade's journaled state."""
-        row = self.conn.execute("SELECT state_json FROM trades WHERE ticket=?",
+        row = self.conn.execute(f"SELECT {_STATE_COLUMNS} FROM trades WHERE ticket=?",
                                 (ticket,)).fetchone()
-        return load_trade(row[0]) if row else None
+        return _state_of(row) if row else None
 
     def is_known(self, ticket: int) -> bool:
         """Whether the journal has ever managed this ticket."""
         return self.conn.execute("SELECT 1 FROM trades WHERE ticket=?",
                                  (ticket,)).fetchone() is not None
+
+
+_STATE_COLUMNS = ("state_json, score, cross_counter, flip_against, favour_crosses, "
+                  "flip_in_favour, flip_bar_time, last_eval_id, last_deep_check_at")
+
+
+def _state_of(row: sqlite3.Row) -> TradeState:
+    """The JSON state with the progress columns (written more often) laid over it."""
+    t = load_trade(row[0])
+    flip = FlipState(int(row[2]), int(row[4]), bool(row[3]), bool(row[5]), int(row[6]))
+    return evolve(t, score=row[1], flip=flip, last_eval_id=int(row[7]),
+                  last_deep_check_at=float(row[8]))
 
 
 @contextmanager

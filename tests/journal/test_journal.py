@@ -169,3 +169,64 @@ async def test_cancelling_the_program_still_commits_queued_writes(tmp_path: Path
         assert [x.ticket for x in f.open_trades()] == [77]
     finally:
         f.close()
+
+
+async def test_several_saves_of_a_trade_in_one_commit_write_only_the_newest(
+    tmp_path: Path,
+) -> None:
+    async with open_journal(tmp_path / "j.sqlite3") as journal:
+        t = new_trade(position(ticket=5), T0)
+        for i in range(10):
+            journal.save_nowait(replace(t, score=float(i)), T0 + i)
+        await journal.flush()
+        assert journal.file.load(5).score == 9.0  # type: ignore[union-attr]
+        assert journal.ops_written == 1
+
+
+def test_scores_are_pruned_to_the_newest_per_trade(tmp_path: Path) -> None:
+    f = JournalFile.open(tmp_path / "j.sqlite3")
+    try:
+        with f.transaction():
+            for i in range(30):
+                for ticket in (1, 2):
+                    f.add_score(ticket, T0 + i, float(i), [], "", keep=5)
+            f.prune_scores(5)
+        rows = f.conn.execute("SELECT ticket, total FROM scores ORDER BY ticket, id").fetchall()
+        assert [r[1] for r in rows if r[0] == 1] == [25.0, 26.0, 27.0, 28.0, 29.0]
+        assert len(rows) == 10
+    finally:
+        f.close()
+
+
+def test_the_fast_encoder_writes_the_same_document_as_to_plain() -> None:
+    import json
+
+    from dtms.journal.codec import to_plain
+
+    t = _busy_trade()
+    assert json.loads(dump_trade(t)) == to_plain(t)
+
+
+async def test_a_routine_check_writes_progress_only_and_loads_back_exactly(
+    tmp_path: Path,
+) -> None:
+    async with open_journal(tmp_path / "j.sqlite3") as journal:
+        t = _busy_trade()
+        journal.save_nowait(t, T0)
+        await journal.flush()
+        later = replace(t, score=-1.25, last_eval_id=t.last_eval_id + 900_000,
+                        last_deep_check_at=T0 + 900,
+                        flip=FlipState(adverse_crosses=4, favour_crosses=1, against=True,
+                                       in_favour=False, last_bar_time=int(T0) + 600))
+        journal.save_nowait(later, T0 + 900, full=False)
+        await journal.flush()
+        json_state = journal.file.conn.execute(
+            "SELECT state_json FROM trades WHERE ticket=?", (t.ticket,)).fetchone()[0]
+        assert load_trade(json_state) == t  # the JSON was not rewritten
+        assert journal.file.load(t.ticket) == later  # the columns carry the progress
+        assert journal.file.open_trades() == [later]
+        moved = replace(later, state=State.HEDGED)
+        journal.save_nowait(moved, T0 + 901)
+        journal.save_nowait(replace(moved, score=-2.0), T0 + 902, full=False)
+        await journal.flush()
+        assert journal.file.load(t.ticket) == replace(moved, score=-2.0)  # full save kept
