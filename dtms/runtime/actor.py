@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 
 import trio
 from loguru import logger
@@ -43,7 +44,6 @@ from dtms.core.policy import Policy
 from dtms.core.score import score_trade, update_flip
 from dtms.core.trade import CommandStatus, InFlight, TradeState
 from dtms.core.types import AccountView, PositionView, Quote, Side, State
-from dtms.journal.codec import to_plain
 from dtms.journal.owner import Journal
 from dtms.runtime.execution import ExecContext, Executor
 from dtms.runtime.gateway import Gateway
@@ -140,43 +140,64 @@ class TradeActor:
 
     # ------------------------------------------------------------------ one cycle
 
+    def due_at(self) -> float:
+        """The broker time at which this actor needs a cycle even if nothing it sees changed:
+        its next fast check, or :meth:`urgent_at`. Unchanged snapshots are not delivered
+        before then."""
+        fast = self._last_fast + self.ctx.policy.machine.fast_check_seconds
+        return min(fast, self.urgent_at())
+
+    def urgent_at(self) -> float:
+        """When this actor must have a cycle whatever the load: a timer, or a command whose
+        outcome snapshots decide (every cycle)."""
+        t = self.trade
+        if self.last_input is None or t.pending is not None or not t.is_open:
+            return -math.inf
+        deadlines = [d for d in (t.flat_deadline, t.recovery_deadline) if d is not None]
+        return min(deadlines, default=math.inf)
+
     async def handle(self, inp: CycleInput) -> None:
-        """Apply one cycle: snapshot first, then a deep check if one is due."""
+        """Apply one cycle: a deep check when one is due, else the snapshot alone."""
+        if self.last_input is None:  # spread the trades' fast checks over the interval
+            self._last_fast = inp.at - self.ticket % self.ctx.policy.machine.fast_check_seconds
         self.last_input = inp
         feed = inp.feed
         market = _market(inp, feed)
         ind, adaptation = (feed.indicators, feed.adaptation) if feed else (None, None)
-        flip = None
+        flip = self.trade.flip
+        new_bar = False
         if ind is not None and adaptation is not None and feed is not None \
-                and feed.m5_time > self.trade.flip.last_bar_time and self.trade.is_open:
-            flip = update_flip(self.trade.flip, ind, self.trade.side, adaptation,
-                               self.ctx.score_params)
-        await self._apply(Observed(inp.at, inp.main, inp.hedge, inp.readd, market, flip))
-        if not self.trade.is_open or self.trade.pending is not None or self.ctx.stopping:
-            return
-        if ind is None or adaptation is None or market is None or feed is None:
-            return
+                and feed.m5_time > flip.last_bar_time and self.trade.is_open:
+            flip = update_flip(flip, ind, self.trade.side, adaptation, self.ctx.score_params)
+            new_bar = True
         eval_id, early = 0, False
-        if feed.m15_close * 1000 > self.trade.last_eval_id:
-            eval_id = feed.m15_close * 1000
-        elif inp.at - self._last_fast >= self.ctx.policy.machine.fast_check_seconds:
-            self._last_fast = inp.at
-            price = inp.main.price_current if inp.main else ind.last_price
-            if wants_early_check(self.trade, price, self.trade.flip.against, inp.at,
-                                 self.ctx.policy):
-                eval_id, early = max(int(inp.at * 1000), self.trade.last_eval_id + 1), True
-        if not eval_id:
+        ready = self.trade.is_open and self.trade.pending is None and not self.ctx.stopping
+        if ready and ind is not None and adaptation is not None and market is not None \
+                and feed is not None:
+            if feed.m15_close * 1000 > self.trade.last_eval_id:
+                eval_id = feed.m15_close * 1000
+            elif inp.at - self._last_fast >= self.ctx.policy.machine.fast_check_seconds:
+                self._last_fast = inp.at
+                price = inp.main.price_current if inp.main else ind.last_price
+                if wants_early_check(self.trade, price, flip.against, inp.at, self.ctx.policy):
+                    eval_id, early = max(int(inp.at * 1000), self.trade.last_eval_id + 1), True
+        if not eval_id or ind is None or adaptation is None or market is None:
+            # the snapshot alone: facts, timers, outcomes of commands at the broker
+            await self._apply(Observed(inp.at, inp.main, inp.hedge, inp.readd, market,
+                                       flip if new_bar else None))
             return
-        s = score_trade(ind, adaptation, self.trade.side, self.trade.flip, self.ctx.score_params)
+        # a deep check sees the same facts, timers included: one step does both
+        s = score_trade(ind, adaptation, self.trade.side, flip, self.ctx.score_params)
         counters = self.ctx.counters
         counters.deep_checks += 1
         counters.early_checks += int(early)
         counters.last_check_at = inp.at
+        layers = [{"name": x.name, "raw": x.raw, "normalised": x.normalised, "weight": x.weight,
+                   "weighted": x.weighted, "available": x.available} for x in s.layers]
         self.ctx.journal.write_nowait(lambda f: f.add_score(
-            self.ticket, inp.at, s.total, [to_plain(layer) for layer in s.layers], s.analysis,
-            self.ctx.scores_per_trade))
+            self.ticket, inp.at, s.total, layers, s.analysis, self.ctx.scores_per_trade))
         self.log.debug(f"#{self.ticket} score {s.total:+.2f} ({s.analysis})")
-        await self._apply(Evaluated(inp.at, eval_id, s, self.trade.flip, market, inp.account,
+        await self._apply(Evaluated(inp.at, eval_id, s, flip, market, inp.account,
                                     inp.main, inp.hedge, inp.readd, early))
 
     # ------------------------------------------------------------------ stepping
@@ -186,11 +207,15 @@ class TradeActor:
         d = step(before, event, self.ctx.policy)
         self.trade = d.trade
         at = event.at
-        if d.transition or d.commands or d.notes or _material(before, d.trade):
+        journal = self.ctx.journal
+        material = _material(before, d.trade)
+        if d.transition or d.commands or d.notes or material is not None:
+            journal.save_nowait(d.trade, at, full=bool(d.transition or d.commands or d.notes
+                                                       or material))
             if d.commands:  # the intent must be durable before the order leaves
-                await self.ctx.journal.write(lambda f: f.record(before, d, at))
-            else:
-                self.ctx.journal.write_nowait(lambda f: f.record(before, d, at))
+                await journal.write(lambda f: f.record(before, d, at, save=False))
+            elif d.transition or d.notes:
+                journal.write_nowait(lambda f: f.record(before, d, at, save=False))
         self._log_decision(before, d)
         for item in d.resolved:
             self._record_resolution(item, at)
@@ -281,9 +306,21 @@ class TradeActor:
                     self.log.info(text)
 
 
-def _material(before: TradeState, after: TradeState) -> bool:
-    """Whether anything worth journaling changed (the snapshot time alone is not)."""
-    return replace(after, last_observed_at=before.last_observed_at) != before
+_PROGRESS = frozenset({"score", "flip", "last_eval_id", "last_deep_check_at"})
+_PROGRESS_OF = attrgetter(*sorted(_PROGRESS))
+_REST_OF = attrgetter(
+    *(f.name for f in fields(TradeState) if f.name not in _PROGRESS | {"last_observed_at"})
+)
+
+
+def _material(before: TradeState, after: TradeState) -> bool | None:
+    """What of a decision is worth journaling: True the whole state, False only the progress
+    columns (a routine deep check), None nothing (the snapshot time alone)."""
+    if before is after:
+        return None
+    if _REST_OF(before) != _REST_OF(after):
+        return True
+    return False if _PROGRESS_OF(before) != _PROGRESS_OF(after) else None
 
 
 def _market(inp: CycleInput, feed: FeedView | None) -> MarketFacts | None:

@@ -8,9 +8,11 @@ positions stay at the broker with their stops.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -72,7 +74,7 @@ async def serve(
         sup = Supervisor(ctx, settings.supervisor, settings.market_data, settings.indicators,
                          settings.regime, actor_factory=actor_factory)
         started_wall = time.time()
-        async with trio.open_nursery() as nursery:
+        async with trio.open_nursery() as nursery, _quiet_gc():
             await nursery.start(sup.run)
             beat = _Heartbeat(sup, journal, broker_label, started_wall, time_scale, settings)
             nursery.start_soon(beat.run)
@@ -89,6 +91,27 @@ async def serve(
             beat.write(active=False)
             nursery.cancel_scope.cancel()
     logger.info("dtms stopped; positions stay open at the broker with their stops")
+
+
+@asynccontextmanager
+async def _quiet_gc() -> AsyncIterator[None]:
+    """Keep Python's cyclic collector out of the monitoring cycle.
+
+    Every deep check allocates a few dozen short-lived objects per trade, and the automatic
+    collector sweeps them at about 0.4 us each: a fifth of a 10,000-trade cycle. Reference
+    counting frees almost all of dtms's garbage on its own, so automatic collection is off
+    while dtms runs and the supervisor runs a full collection between cycles every
+    ``gc_interval_seconds`` (cycles of objects are rare; memory stays bounded).
+    """
+    enabled = gc.isenabled()
+    gc.freeze()  # what start-up created lives as long as the process
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+        gc.unfreeze()
 
 
 async def _check_account(journal: Journal, gateway: Gateway, path: str) -> None:

@@ -16,7 +16,9 @@ actor keeps running.
 
 from __future__ import annotations
 
+import gc
 import math
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -41,13 +43,11 @@ ActorFactory = Callable[[TradeState, ActorContext], TradeActor]
 
 
 def position_view(p: Any) -> PositionView:
-    """The core's view of an MT5 ``TradePosition``."""
+    """The core's view of an MT5 ``TradePosition`` (positional: this runs per position)."""
     return PositionView(
-        ticket=int(p.ticket), symbol=str(p.symbol),
-        side=Side.BUY if int(p.type) == C.POSITION_TYPE_BUY else Side.SELL,
-        volume=float(p.volume), price_open=float(p.price_open), sl=float(p.sl), tp=float(p.tp),
-        price_current=float(p.price_current), magic=int(p.magic), comment=str(p.comment),
-        time=int(p.time), profit=float(p.profit),
+        int(p.ticket), str(p.symbol), Side.BUY if p.type == C.POSITION_TYPE_BUY else Side.SELL,
+        float(p.volume), float(p.price_open), float(p.sl), float(p.tp), float(p.price_current),
+        int(p.magic), str(p.comment), int(p.time), float(p.profit),
     )
 
 
@@ -94,6 +94,8 @@ class CycleReport:
     vanished: int = 0
     new_bars: int = 0
     calls: int = 0
+    delivered: int = 0
+    """Actors woken this cycle (the others saw nothing new and were not due)."""
 
 
 class Supervisor:
@@ -121,6 +123,7 @@ class Supervisor:
         self._orphans_closing: dict[int, float] = {}
         self._snapshot_failing = False
         self._mains: dict[int, PositionView] = {}
+        self._delivered: dict[int, tuple[object, ...]] = {}
         self.log = logger.bind(component="supervisor")
 
     # ------------------------------------------------------------------ lifecycle
@@ -138,9 +141,13 @@ class Supervisor:
             if self.actors:
                 self.log.info(f"resumed {len(self.actors)} trade(s) from the journal")
             task_status.started()
+            last_gc = time.monotonic()
             while True:
                 started = trio.current_time()
                 await self.cycle()
+                if time.monotonic() - last_gc >= self.s.gc_interval_seconds:
+                    gc.collect()  # between cycles; automatic collection is off (app.serve)
+                    last_gc = time.monotonic()
                 await trio.sleep_until(started + self.s.cycle_seconds)
 
     async def refresh_account(self) -> None:
@@ -218,7 +225,8 @@ class Supervisor:
             return self.last_report
         self.active_symbols = symbols
         views = {sym: self.feeds[sym].view(now) for sym in symbols if sym in self.feeds}
-        spawned = vanished = 0
+        spawned = vanished = delivered = 0
+        deep_left = self.s.max_deep_checks_per_cycle
         for ticket in sorted(set(self.actors) | set(book.mains)):
             if ticket in self.quarantined:
                 continue
@@ -231,16 +239,31 @@ class Supervisor:
                 spawned += 1
             if main is None:
                 vanished += 1
-            hedges = book.hedges.get(ticket, [])
-            readds = book.readds.get(ticket, [])
             known_hedge = actor.trade.hedge.ticket if actor.trade.hedge else None
-            actor.deliver(CycleInput(now, main, _pick(hedges, known_hedge),
-                                     _pick(readds, actor.trade.readd_ticket),
-                                     views.get(actor.trade.symbol), self.account))
+            hedge = _pick(book.hedges.get(ticket, []), known_hedge)
+            readd = _pick(book.readds.get(ticket, []), actor.trade.readd_ticket)
+            view = views.get(actor.trade.symbol)
+            # an unchanged slice of the snapshot is not worth waking the actor for, until it
+            # is due (a fast check, a timer, a command at the broker)
+            sig = (_facts(main), _facts(hedge), _facts(readd), self.account,
+                   (view.m5_time, view.m15_close, view.stale) if view else None)
+            before = self._delivered.get(ticket)
+            if sig == before and now < actor.due_at():
+                continue
+            if view is not None and view.m15_close * 1000 > actor.trade.last_eval_id:
+                # a deep check: a bar's checks beyond the budget wait a cycle, unless this
+                # trade's facts changed or a timer or a command outcome needs it now
+                if deep_left <= 0 and before is not None and sig[:4] == before[:4] \
+                        and now < actor.urgent_at():
+                    continue
+                deep_left -= 1
+            self._delivered[ticket] = sig
+            delivered += 1
+            actor.deliver(CycleInput(now, main, hedge, readd, view, self.account))
         self._orphans(book, now, views)
         self.cycles += 1
         report = CycleReport(now, True, len(r.value), len(self.actors), spawned, vanished,
-                             new_bars, gw.statistics().calls_total - calls0)
+                             new_bars, gw.statistics().calls_total - calls0, delivered)
         self.last_report = report
         return report
 
@@ -278,8 +301,7 @@ class Supervisor:
 
     def _spawn(self, trade: TradeState) -> TradeActor:
         assert self._nursery is not None
-        at = self.ctx.broker_now()
-        self.ctx.journal.write_nowait(lambda f: f.save_trade(trade, at))  # known from now on
+        self.ctx.journal.save_nowait(trade, self.ctx.broker_now())  # known from now on
         actor = self.actor_factory(trade, self.ctx)
         self.actors[trade.ticket] = actor
         self._nursery.start_soon(self._supervise, actor)
@@ -314,6 +336,7 @@ class Supervisor:
                     actor.deliver(last)
         if self.actors.get(ticket) is actor:
             del self.actors[ticket]
+            self._delivered.pop(ticket, None)
         self.retired[ticket] = None
         while len(self.retired) > 10_000:
             self.retired.popitem(last=False)
@@ -369,6 +392,11 @@ class Supervisor:
         self.ctx.stopping = True
         while any(a.busy for a in self.actors.values()):
             await trio.sleep(0.01)
+
+
+def _facts(p: PositionView | None) -> tuple[object, ...] | None:
+    """What of a position matters to its actor between fast checks (not the moving price)."""
+    return None if p is None else (p.ticket, p.volume, p.sl, p.tp)
 
 
 def _pick(positions: list[PositionView], known: int | None) -> PositionView | None:
