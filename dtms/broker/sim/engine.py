@@ -215,6 +215,8 @@ class Engine:
         ]
         if not times:
             return None
+        if not self._stop_out_possible(cursor, margin):
+            return None
         grid = np.unique(np.concatenate(times))
         if grid.size == 0:
             return None
@@ -231,6 +233,35 @@ class Engine:
         if hits.size == 0:
             return None
         return int(grid[hits[0]]), float(level[hits[0]])
+
+    def _stop_out_possible(self, cursor: int, margin: float) -> bool:
+        """Whether the segment's prices could take the margin level to the stop-out at all.
+
+        A cheap, conservative bound that spares the exact per-position scan when it cannot
+        matter: every position's volume moved across its symbol's whole range (spread
+        included) from the current quote. Only when even that leaves the level above the
+        stop-out is the scan skipped.
+        """
+        book, segment = self.book, self.quotes.segment
+        volumes: dict[str, float] = {}
+        equity = book.balance + book.credit
+        for pos in book.positions.values():
+            equity += self._floating(pos)
+            volumes[pos.symbol] = volumes.get(pos.symbol, 0.0) + pos.volume
+        worst = 0.0
+        for symbol, volume in volumes.items():
+            arrays, quote = segment.get(symbol), self.quotes.current(symbol)
+            if arrays is None or quote is None:
+                continue
+            start = arrays.start_at(cursor)
+            if start >= arrays.time_msc.size:
+                continue
+            high = max(float(arrays.ask[start:].max()), quote[2])
+            low = min(float(arrays.bid[start:].min()), quote[1])
+            swing = np.array([low - (high - low)])  # a full range beyond the range, to be sure
+            loss = self.book.money.profit_series(self.symbols[symbol], 0, volume, high, swing)
+            worst += abs(float(loss[0]))
+        return (equity - worst) / margin * 100.0 <= self.settings.stop_out
 
     def _profit_curve(self, pos: Position, arrays: TickArrays, grid: np.ndarray) -> np.ndarray:
         buy = side_sign(pos.type) > 0
