@@ -54,7 +54,7 @@ TARGET_CYCLE_S, TARGET_KB = 1.0, 20.0
 M5, M15 = 300.0, 900.0
 BAR_LAG = 20.0  # bar cycles run this long after the close: every symbol has ticked since
 OPEN_AT = 40.0  # virtual s; the bars still forming at 07:00:00 have been fetched by then
-KINDS = ("steady", "M5 bar", "M15 bar")
+KINDS = ("steady", "M5 bar", "M15 bar", "M15 next")
 Row = tuple[int, str, float, float, float, float, bool]
 
 
@@ -121,6 +121,8 @@ class Bench:
                 plan.hooks.pop(name)()
         due = bool(self._todo) and now >= self._todo[0]
         self._todo = [t for t in self._todo if t > now]
+        if self._behind():  # a bar's deep checks carried over: measure the next cycle too
+            due = True
         if now >= plan.steady_until:
             if not due:
                 if not self._todo:
@@ -128,6 +130,16 @@ class Bench:
                 return CycleReport(self.app.supervisor.ctx.broker_now(), False)
             self.sim.symbol_info_tick("EURUSD")  # bring the simulator to now, unmeasured
         return await self._measure(now)
+
+    def _behind(self) -> bool:
+        """Whether some trade still waits for its deep check of the newest M15 bar."""
+        sup = self.app.supervisor
+        closes = {s: f.view(sup.ctx.broker_now()) for s, f in sup.feeds.items()}
+        return any(
+            (v := closes.get(a.trade.symbol)) is not None
+            and v.m15_close * 1000 > a.trade.last_eval_id
+            for a in sup.actors.values()
+        )
 
     def _bars(self) -> dict[str, tuple[int, int]]:
         sup = self.app.supervisor
@@ -152,7 +164,8 @@ class Bench:
         bars1 = self._bars()
         new = [s for s in bars1 if s in bars0 and bars1[s] != bars0[s]]
         kind = ("spawn" if report.spawned > 1 else "M15 bar" if any(
-            bars1[s][1] != bars0[s][1] for s in new) else "M5 bar" if new else "steady")
+            bars1[s][1] != bars0[s][1] for s in new) else "M5 bar" if new else
+            "M15 next" if c.deep_checks > deep0 and not new else "steady")
         if now >= self.plan.open_at:
             acts = c.actions_done + c.actions_failed + c.actions_unknown - acts0
             self.samples.append(Sample(kind, t1 - t0, t_sup - t0, sup_sim, t2 - t0,
