@@ -132,9 +132,8 @@ class Executor:
     # ------------------------------------------------------------------ commands
 
     async def _modify(self, c: ModifyStops) -> Event:
-        _, stale = await self._fresh_tick(c)
-        if stale is not None:
-            return stale
+        # One call: an SLTP carries no price, and a stop planned on a stale quote is at worst
+        # refused (10016) and planned again on the next deep check.
         request = {"action": C.TRADE_ACTION_SLTP, "position": int(c.ticket), "symbol": c.symbol,
                    "sl": float(c.sl), "tp": float(c.tp), "magic": self.ctx.params.magic}
         r = await self.ctx.gateway.send(request)
