@@ -153,6 +153,37 @@ def _layer(name: str, available: bool, raw: float, largest: float, weight: float
     return Layer(name, raw, unit, weight, unit * weight, True)
 
 
+_Scale = tuple[tuple[float, ...], tuple[float, ...]]
+_SCALES: dict[tuple[int, int], tuple[ScoreParams, Adaptation, _Scale]] = {}
+
+
+def _scale(p: ScoreParams, adaptation: Adaptation) -> _Scale:
+    """Each layer's final weight and largest magnitude: once per (params, symbol bar).
+
+    Every trade on a symbol shares them until the next bar; the cache is keyed by identity and
+    checked by identity, so a reused object id can never return another object's numbers.
+    """
+    key = (id(p), id(adaptation))
+    hit = _SCALES.get(key)
+    if hit is not None and hit[0] is p and hit[1] is adaptation:
+        return hit[2]
+    base, adapt = p.base_weights, adaptation.weights
+    weights = (
+        base.structure * adapt.structure, base.vwap_volume * adapt.vwap_volume,
+        base.momentum * adapt.momentum, base.ema_alignment * adapt.ema_alignment,
+        base.delta_pressure * adapt.delta_pressure,
+        base.candle_conviction * adapt.candle_conviction,
+    )
+    largest = (
+        L.max_structure(p), L.max_vwap_volume(p), L.max_momentum(p), L.max_ema_alignment(p),
+        L.max_delta_pressure(p), L.max_candle_conviction(p),
+    )
+    if len(_SCALES) > 4096:  # adaptations live one bar: forget the old ones
+        _SCALES.clear()
+    _SCALES[key] = (p, adaptation, (weights, largest))
+    return weights, largest
+
+
 def score_trade(
     ind: SymbolIndicators,
     adaptation: Adaptation,
@@ -174,8 +205,7 @@ def score_trade(
     """
     p = params
     av = ind.available
-    base = p.base_weights
-    adapt = adaptation.weights
+    weights, largest = _scale(p, adaptation)
     buy = side is Side.BUY
     sign = 1.0 if buy else -1.0
     breaks = ind.swing.for_side(side)
@@ -183,48 +213,16 @@ def score_trade(
     share = (ind.sell_volume if buy else ind.buy_volume) / volume if volume > 0 else None
     volume_flip = share is not None and share >= adaptation.volume_flip_share
     layers = (
-        _layer(
-            LAYERS[0],
-            av.structure,
-            L.structure(breaks, p),
-            L.max_structure(p),
-            base.structure * adapt.structure,
-        ),
-        _layer(
-            LAYERS[1],
-            av.vwap_volume,
-            L.vwap_volume(flip.against, flip.in_favour, share, p),
-            L.max_vwap_volume(p),
-            base.vwap_volume * adapt.vwap_volume,
-        ),
-        _layer(
-            LAYERS[2],
-            av.momentum,
-            L.momentum(ind, sign, adaptation.rsi_threshold, p),
-            L.max_momentum(p),
-            base.momentum * adapt.momentum,
-        ),
-        _layer(
-            LAYERS[3],
-            av.ema_alignment,
-            L.ema_alignment(ind, sign, p),
-            L.max_ema_alignment(p),
-            base.ema_alignment * adapt.ema_alignment,
-        ),
-        _layer(
-            LAYERS[4],
-            av.delta_pressure,
-            L.delta_pressure(ind, sign, p),
-            L.max_delta_pressure(p),
-            base.delta_pressure * adapt.delta_pressure,
-        ),
-        _layer(
-            LAYERS[5],
-            av.candle_conviction,
-            L.candle_conviction(ind, sign, p),
-            L.max_candle_conviction(p),
-            base.candle_conviction * adapt.candle_conviction,
-        ),
+        _layer(LAYERS[0], av.structure, L.structure(breaks, p), largest[0], weights[0]),
+        _layer(LAYERS[1], av.vwap_volume, L.vwap_volume(flip.against, flip.in_favour, share, p),
+               largest[1], weights[1]),
+        _layer(LAYERS[2], av.momentum, L.momentum(ind, sign, adaptation.rsi_threshold, p),
+               largest[2], weights[2]),
+        _layer(LAYERS[3], av.ema_alignment, L.ema_alignment(ind, sign, p), largest[3], weights[3]),
+        _layer(LAYERS[4], av.delta_pressure, L.delta_pressure(ind, sign, p), largest[4],
+               weights[4]),
+        _layer(LAYERS[5], av.candle_conviction, L.candle_conviction(ind, sign, p), largest[5],
+               weights[5]),
     )
     total = 0.0
     for layer in layers:

@@ -24,7 +24,7 @@ class SupervisorSettings:
     heartbeat_seconds: float = knob(5.0, "how often the process writes its status", gt=0)
     ignore_magics: tuple[int, ...] = knob((), "positions with these magic numbers are left alone")
     max_deep_checks_per_cycle: int = knob(
-        5000, "a new bar's deep checks beyond this many wait for the next cycle", ge=1
+        4000, "a new bar's deep checks beyond this many wait for the next cycle", ge=1
     )
     gc_interval_seconds: float = knob(
         60.0, "real seconds between the full garbage collections run between cycles", gt=0
