@@ -133,3 +133,20 @@ def test_logs_follow_prints_what_the_actor_writes_next(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_trade_log_has_one_line_per_record(tmp_path: Path) -> None:
+    from loguru import logger
+
+    from dtms.runtime.logs import setup_logging
+    from dtms.runtime.settings import LogSettings
+
+    router = setup_logging(LogSettings(dir=str(tmp_path / "logs")), console=False)
+    try:
+        logger.bind(ticket=42).info("#42 first")
+        logger.bind(ticket=42).warning("#42 second")
+    finally:
+        router.close()
+        logger.remove()
+    lines = (tmp_path / "logs" / "trades" / "42.log").read_text().splitlines()
+    assert len(lines) == 2 and lines[0].endswith("#42 first") and "WARNING" in lines[1]

@@ -70,6 +70,6 @@ def setup_logging(settings: LogSettings, *, console: bool = True) -> TradeLogRou
     logger.add(log_dir / "dtms.log", level=settings.level.value, format=LINE,
                rotation=int(settings.rotation_mb * 1024 * 1024), retention=5, encoding="utf-8")
     router = TradeLogRouter(log_dir, settings.open_trade_files)
-    logger.add(router.write, level="DEBUG", format=LINE + "\n",
+    logger.add(router.write, level="DEBUG", format=LINE,
                filter=lambda r: "ticket" in r["extra"])
     return router

@@ -179,7 +179,7 @@ async def simulated(
     broker = wrap(sim) if wrap is not None else sim
     log_dir = tmp_path / "logs"
     router = TradeLogRouter(log_dir, 64)
-    sink = logger.add(router.write, level="DEBUG", format="{time} | {level} | {message}\n",
+    sink = logger.add(router.write, level="DEBUG", format="{time} | {level} | {message}",
                       filter=lambda r: "ticket" in r["extra"])
     try:
         async with trio.open_nursery() as nursery:
