@@ -180,18 +180,20 @@ def step(trade: TradeState, event: Event, policy: Policy) -> Decision:
                 trade = rebase(trade, back)  # the server clock went back (daylight saving)
             elif event.at <= trade.last_observed_at:
                 return Decision(trade)  # a replay, or a snapshot older than one seen
-            changes = _sync(trade, event.main, event.at)
+            facts = _fresh(Facts.from_observed(event), trade)
+            changes = _sync(trade, facts.main)
             changes["last_observed_at"] = event.at
             if event.flip is not None:
                 changes["flip"] = event.flip
-            return _decide(evolve(trade, **changes), Facts.from_observed(event), policy)
+            return _decide(evolve(trade, **changes), facts, policy)
         case Evaluated():
             if event.eval_id <= trade.last_eval_id:
                 return Decision(trade)
-            changes = _sync(trade, event.main, event.at)
+            facts = _fresh(Facts.from_evaluated(event), trade)
+            changes = _sync(trade, facts.main)
             changes.update(last_eval_id=event.eval_id, score=event.score.total, flip=event.flip,
                            last_deep_check_at=event.at)
-            return _decide(evolve(trade, **changes), Facts.from_evaluated(event), policy)
+            return _decide(evolve(trade, **changes), facts, policy)
         case _:
             assert_never(event)
 
@@ -219,13 +221,26 @@ def rebase(trade: TradeState, back: float) -> TradeState:
     )
 
 
-def _sync(trade: TradeState, main: PositionView | None, at: float) -> dict[str, Any]:
-    """The broker's word on the main position's volume and stops (if not stale), as changes.
+def _fresh(facts: Facts, trade: TradeState) -> Facts:
+    """Facts whose main position is not older than what the trade itself knows.
 
-    Returned as a dict so the step applies all its bookkeeping in one ``replace``: a trade has
-    some thirty fields and copying it is the core's largest per-step cost.
+    A snapshot taken at or before dtms's last change at the broker may predate that change:
+    the trade's own volume and stops are newer, and plan from them (and rules that conclude
+    an absence check the same time themselves).
     """
-    if main is None or trade.state is State.CLOSED or at <= trade.changed_at:
+    if facts.main is None or facts.at > trade.changed_at:
+        return facts
+    main = replace(facts.main, volume=trade.volume, sl=trade.sl, tp=trade.tp)
+    return replace(facts, main=main)
+
+
+def _sync(trade: TradeState, main: PositionView | None) -> dict[str, Any]:
+    """The broker's word on the main position's volume and stops, as changes.
+
+    Returned as a dict so the step applies all its bookkeeping in one copy: a trade has some
+    thirty fields and copying it is the core's largest per-step cost.
+    """
+    if main is None or trade.state is State.CLOSED:
         return {}
     partial_in_flight = trade.pending is not None and any(
         item.command.action.value == "partial_close" and not item.final
@@ -238,10 +253,6 @@ def _sync(trade: TradeState, main: PositionView | None, at: float) -> dict[str, 
 def _decide(trade: TradeState, facts: Facts, policy: Policy) -> Decision:
     if STALE in trade.notices and facts.market is not None and not facts.market.stale:
         trade = evolve(trade, notices=tuple(n for n in trade.notices if n != STALE))
-    if facts.main is not None and facts.at <= trade.changed_at:
-        # the snapshot predates our last change: our own volume and stops are newer
-        main = replace(facts.main, volume=trade.volume, sl=trade.sl, tp=trade.tp)
-        facts = replace(facts, main=main)
     if trade.pending is not None:
         new, notes, record, decided = resolve(trade, facts, policy)
         return Decision(new, notes=notes, transition=record, resolved=decided)
