@@ -346,31 +346,31 @@ class SimBroker(DataCalls):
             return None
         return self._server.symbols[symbol]
 
+    def _accept(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any | None:
+        """The terminal's checks before a request reaches the trade server, in their order:
+        Python-level arguments (-2), the link (-10004), the API trading switch (-8)."""
+        req = parse_request(args, kwargs, self.settings.comment_max_length)
+        if isinstance(req, str):
+            self._fail(c.RES_E_INVALID_PARAMS, req)
+            return None
+        if not self._begin(name):
+            return None
+        if self._server.tradeapi_disabled:
+            self._fail(c.RES_E_AUTO_TRADING_DISABLED)
+            return None
+        return req
+
     def order_check(self, *args: Any, **kwargs: Any) -> OrderCheckResult | None:
         """Validate one request dict and project the account (retcode 0 'Done' if fine)."""
         with self._server.lock:
-            req = parse_request(args, kwargs, self.settings.comment_max_length)
-            if isinstance(req, str):
-                self._fail(c.RES_E_INVALID_PARAMS, req)
-                return None
-            if not self._begin("order_check"):
-                return None
-            if self._server.tradeapi_disabled:
-                self._fail(c.RES_E_AUTO_TRADING_DISABLED)
-                return None
-            return self._ok(self._server.answers.check(req))
+            req = self._accept("order_check", args, kwargs)
+            return None if req is None else self._ok(self._server.answers.check(req))
 
     def order_send(self, *args: Any, **kwargs: Any) -> OrderSendResult | None:
         """Send one request dict to the simulated trade server."""
         with self._server.lock:
-            req = parse_request(args, kwargs, self.settings.comment_max_length)
-            if isinstance(req, str):
-                self._fail(c.RES_E_INVALID_PARAMS, req)
-                return None
-            if not self._begin("order_send"):
-                return None
-            if self._server.tradeapi_disabled:
-                self._fail(c.RES_E_AUTO_TRADING_DISABLED)
+            req = self._accept("order_send", args, kwargs)
+            if req is None:
                 return None
             result, lost = self._server.answers.send(req)
             if lost:
