@@ -11,9 +11,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from dtms.errors import DtmsError
 
@@ -224,33 +222,6 @@ def _print_file(path: Path, follow: bool) -> None:
                 sys.stdout.flush()
             else:
                 time.sleep(0.25)
-
-
-def settings_with_overrides(args: argparse.Namespace) -> Any:
-    """The config file's settings with the command line's overrides applied."""
-    from dtms.config import BrokerKind, load_settings
-    from dtms.runtime.settings import Scenario
-
-    s = load_settings(args.config)
-    if args.broker:
-        s = replace(s, broker=replace(s.broker, kind=BrokerKind(args.broker)))
-    if args.journal:
-        s = replace(s, journal=replace(s.journal, path=args.journal))
-    if args.speed is not None:
-        if args.speed <= 0:
-            raise DtmsError(f"--speed must be positive, got {args.speed}")
-        s = replace(s, run=replace(s.run, speed=args.speed))
-    if args.scenario:
-        s = replace(s, run=replace(s.run, scenario=Scenario(args.scenario)))
-    link = s.broker.mt5linux
-    if args.host:
-        link = replace(link, host=args.host)
-    if args.port is not None:
-        if not 0 < args.port < 65536:
-            raise DtmsError(f"--port must be 1..65535, got {args.port}")
-        link = replace(link, port=args.port)
-    s = replace(s, broker=replace(s.broker, mt5linux=link))
-    return s
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from dtms.core.params import knob
 from dtms.core.policy import ActionParams, MachinePolicy, Policy
 from dtms.core.regime import RegimeParams
 from dtms.errors import ConfigError
-from dtms.runtime.gateway import GatewaySettings
+from dtms.runtime.gateway_settings import GatewaySettings
 from dtms.runtime.settings import (
     JournalSettings,
     LogSettings,

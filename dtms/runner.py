@@ -15,7 +15,7 @@ import trio
 from loguru import logger
 
 from dtms.broker.sim.settings import SimSettings
-from dtms.config import BrokerKind, Settings
+from dtms.config import BrokerKind, Settings, load_settings
 from dtms.errors import DtmsError
 from dtms.journal.store import open_readonly
 from dtms.runtime.app import serve
@@ -27,8 +27,6 @@ from dtms.runtime.settings import Scenario
 
 def run(args: argparse.Namespace) -> int:
     """Run dtms with the command line's settings; 0 after a graceful stop."""
-    from dtms.cli import settings_with_overrides
-
     settings = settings_with_overrides(args)
     router = setup_logging(settings.logging)
     try:
@@ -171,3 +169,27 @@ def _first_user_error(group: BaseExceptionGroup) -> BaseException:
         elif isinstance(exc, DtmsError):
             return exc
     return group
+
+
+def settings_with_overrides(args: argparse.Namespace) -> Settings:
+    """The config file's settings with the command line's overrides applied."""
+    s = load_settings(args.config)
+    if args.broker:
+        s = replace(s, broker=replace(s.broker, kind=BrokerKind(args.broker)))
+    if args.journal:
+        s = replace(s, journal=replace(s.journal, path=args.journal))
+    if args.speed is not None:
+        if args.speed <= 0:
+            raise DtmsError(f"--speed must be positive, got {args.speed}")
+        s = replace(s, run=replace(s.run, speed=args.speed))
+    if args.scenario:
+        s = replace(s, run=replace(s.run, scenario=Scenario(args.scenario)))
+    link = s.broker.mt5linux
+    if args.host:
+        link = replace(link, host=args.host)
+    if args.port is not None:
+        if not 0 < args.port < 65536:
+            raise DtmsError(f"--port must be 1..65535, got {args.port}")
+        link = replace(link, port=args.port)
+    s = replace(s, broker=replace(s.broker, mt5linux=link))
+    return s

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any, assert_never
 
 from dtms.core.evolve import evolve
+from dtms.core.facts import Facts
 from dtms.core.messages import (
     ActionDone,
     ActionFailed,
@@ -37,7 +38,7 @@ from dtms.core.messages import (
 )
 from dtms.core.pending import TransitionRecord, apply_outcome, recognise_hedge, resolve
 from dtms.core.policy import Policy
-from dtms.core.rules import STALE, Facts, Trigger, fire
+from dtms.core.rules import STALE, Trigger, fire
 from dtms.core.trade import InFlight, TradeState
 from dtms.core.types import PositionView, State
 

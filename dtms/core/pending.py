@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
+from dtms.core.facts import Facts
 from dtms.core.messages import (
     Action,
     ActionDone,
@@ -43,9 +43,6 @@ from dtms.core.messages import (
 from dtms.core.policy import Policy
 from dtms.core.trade import CommandStatus, Hedge, InFlight, TradeState
 from dtms.core.types import PositionView, State
-
-if TYPE_CHECKING:
-    from dtms.core.rules import Facts
 
 RETCODE_POSITION_CLOSED = 10036
 

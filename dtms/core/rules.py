@@ -12,17 +12,10 @@ blocked, with the reason.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from dtms.core.messages import (
-    Action,
-    Command,
-    Evaluated,
-    MarketFacts,
-    Note,
-    NoteKind,
-    Observed,
-)
+from dtms.core.facts import Facts
+from dtms.core.messages import Action, Command, Note, NoteKind
 from dtms.core.pending import TransitionRecord, commit, in_flight
 from dtms.core.planning import (
     Skip,
@@ -37,7 +30,7 @@ from dtms.core.planning import (
 from dtms.core.policy import OrphanPolicy, Policy
 from dtms.core.score import ScoreResult
 from dtms.core.trade import Pending, TradeState
-from dtms.core.types import AccountView, PositionView, State
+from dtms.core.types import AccountView, State
 
 
 class Trigger(enum.Enum):
@@ -55,31 +48,6 @@ class Trigger(enum.Enum):
     SCORE_AT_MOST_L1 = "score <= L1 warning"
     SCORE_AT_MOST_L2 = "score <= L2 warning"
     SCORE_AT_MOST_HEDGE_OR_CONFLUENCE = "score <= hedge threshold or hedge confluence"
-
-
-@dataclass(frozen=True, slots=True)
-class Facts:
-    """What an event tells the rules, whichever event it was."""
-
-    at: float
-    fresh: bool
-    """True for a deep evaluation (score-based triggers may fire)."""
-    main: PositionView | None
-    hedge: PositionView | None
-    readd: PositionView | None
-    market: MarketFacts | None
-    account: AccountView | None
-    score: ScoreResult | None
-
-    @classmethod
-    def from_observed(cls, e: Observed) -> Facts:
-        """Facts of a positions snapshot."""
-        return cls(e.at, False, e.main, e.hedge, e.readd, e.market, None, None)
-
-    @classmethod
-    def from_evaluated(cls, e: Evaluated) -> Facts:
-        """Facts of a deep evaluation."""
-        return cls(e.at, True, e.main, e.hedge, e.readd, e.market, e.account, e.score)
 
 
 def holds(trigger: Trigger, trade: TradeState, f: Facts, policy: Policy) -> str | None:

@@ -45,6 +45,7 @@ from dtms.core.score import score_trade, update_flip
 from dtms.core.trade import CommandStatus, InFlight, TradeState
 from dtms.core.types import AccountView, PositionView, Quote, Side, State
 from dtms.journal.owner import Journal
+from dtms.runtime.events import EventBus, EventKind, OperatorEvent, Severity
 from dtms.runtime.execution import ExecContext, Executor
 from dtms.runtime.gateway import Gateway
 from dtms.runtime.market_data import FeedView
@@ -91,6 +92,8 @@ class ActorContext:
     stale_tick_seconds: float
     scores_per_trade: int
     counters: Counters = field(default_factory=Counters)
+    events: EventBus = field(default_factory=EventBus)
+    """Operator events (hedges, closes, alerts) for whoever listens."""
     stopping: bool = False
     observe_time: Callable[..., None] | None = None
     """Learns broker time from reported times (live brokers); None when the clock is exact."""
@@ -269,6 +272,9 @@ class TradeActor:
                 if isinstance(c, OpenHedge):
                     self.log.error(f"Failed to place hedge order for {c.symbol} "
                                    f"#{self.ticket}: {outcome.reason}")
+                    self._tell(EventKind.HEDGE_FAILED, outcome.at, f"hedge for {c.symbol} "
+                               f"#{self.ticket} failed: {outcome.reason}", Severity.WARNING,
+                               retcode=outcome.retcode)
             case ActionUnknown():
                 counters.actions_unknown += 1
                 status, error, retcode = "unknown", outcome.reason, None
@@ -283,6 +289,11 @@ class TradeActor:
             c.id, status, at, retcode=retcode, result_ticket=ticket, error=error,
             state_after=state_after))
 
+    def _tell(self, kind: EventKind, at: float, text: str,
+              severity: Severity = Severity.INFO, **data: object) -> None:
+        self.ctx.events.publish(OperatorEvent(kind, at, text, severity, self.ticket,
+                                              self.trade.symbol, data))
+
     def _log_decision(self, before: TradeState, d: Decision) -> None:
         t = d.trade
         if d.started is Rule.HEDGE:
@@ -295,11 +306,20 @@ class TradeActor:
             if r.target is State.HEDGED and t.hedge is not None:
                 self.log.success(f"DTMS: Hedge opened for {t.symbol} #{t.ticket}: hedge "
                                  f"#{t.hedge.ticket} {t.hedge.volume} lots, SL {t.hedge.sl}")
+                self._tell(EventKind.HEDGE_OPENED, r.at, f"hedge #{t.hedge.ticket} "
+                           f"{t.hedge.volume} lots opened for {t.symbol} #{t.ticket} ({r.reason})",
+                           hedge=t.hedge.ticket, volume=t.hedge.volume, sl=t.hedge.sl)
+            elif r.target is State.CLOSED:
+                self._tell(EventKind.TRADE_CLOSED, r.at, f"{t.symbol} #{t.ticket} closed: "
+                           f"{r.reason}", rule=r.rule)
         for note in d.notes:
             text = f"#{t.ticket} {note.text}"
             match note.kind:
                 case NoteKind.ALERT:
                     self.log.error(text)
+                    if note.action is Action.OPEN_HEDGE and "giving up" in note.text:
+                        self._tell(EventKind.HEDGE_GIVEN_UP, self.ctx.broker_now(), text,
+                                   Severity.CRITICAL)
                 case NoteKind.BLOCKED | NoteKind.FAILED:
                     self.log.warning(text)
                 case _:

@@ -23,6 +23,7 @@ from dtms.config import Settings
 from dtms.errors import JournalError
 from dtms.journal.owner import Journal, open_journal
 from dtms.runtime.actor import ActorContext, TradeActor
+from dtms.runtime.events import EventBus, EventKind, OperatorEvent, Severity
 from dtms.runtime.executor import Executor as CallExecutor
 from dtms.runtime.gateway import Gateway, open_gateway
 from dtms.runtime.supervisor import ActorFactory, Supervisor
@@ -36,6 +37,11 @@ class App:
     gateway: Gateway
     journal: Journal
     stop: trio.Event
+
+    @property
+    def events(self) -> EventBus:
+        """Operator events of the running system."""
+        return self.supervisor.ctx.events
 
 
 async def serve(
@@ -78,11 +84,16 @@ async def serve(
             await nursery.start(sup.run)
             beat = _Heartbeat(sup, journal, broker_label, started_wall, time_scale, settings)
             nursery.start_soon(beat.run)
-            logger.info(f"dtms monitoring {len(sup.actors)} trade(s) on the {broker_label} "
-                        f"broker; journal {settings.journal.path}")
+            line = (f"dtms monitoring {len(sup.actors)} trade(s) on the {broker_label} broker; "
+                    f"journal {settings.journal.path}")
+            logger.info(line)
+            ctx.events.publish(OperatorEvent(EventKind.PROCESS_STARTED, broker_now(), line))
             task_status.started(App(sup, gateway, journal, stop))
             await stop.wait()
             logger.info("stopping: no new actions; letting broker calls in flight finish")
+            ctx.events.publish(OperatorEvent(EventKind.PROCESS_STOPPING, broker_now(),
+                                             "dtms is stopping; positions stay open with their "
+                                             "stops", Severity.WARNING))
             with trio.move_on_after(settings.supervisor.shutdown_grace_seconds) as scope:
                 scope.shield = True
                 await sup.drain()

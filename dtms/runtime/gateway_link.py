@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import trio
 
@@ -27,10 +27,8 @@ from dtms.broker.outcomes import (
 from dtms.core.types import Outcome
 from dtms.errors import BrokerTimeout, BrokerUnavailable, GatewayClosed
 from dtms.runtime.executor import Executor
+from dtms.runtime.gateway_settings import GatewaySettings
 from dtms.runtime.gateway_stats import StatsRecorder
-
-if TYPE_CHECKING:
-    from dtms.runtime.gateway import GatewaySettings
 
 T = TypeVar("T")
 _RETCODE_FUNCTIONS = frozenset({"order_send", "order_check"})

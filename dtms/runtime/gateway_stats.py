@@ -11,12 +11,9 @@ import math
 from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from dtms.core.types import Outcome
-
-if TYPE_CHECKING:
-    from dtms.runtime.gateway import Priority
+from dtms.runtime.gateway_requests import Priority
 
 
 @dataclass(frozen=True, slots=True)

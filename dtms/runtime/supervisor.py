@@ -35,6 +35,7 @@ from dtms.core.regime import RegimeParams
 from dtms.core.trade import TradeState, new_trade
 from dtms.core.types import AccountView, PositionView, Side, State
 from dtms.runtime.actor import ActorContext, CycleInput, TradeActor
+from dtms.runtime.events import EventKind, OperatorEvent, Severity
 from dtms.runtime.execution import ExecContext, Executor
 from dtms.runtime.market_data import FeedView, SymbolFeed
 from dtms.runtime.settings import MarketDataSettings, SupervisorSettings
@@ -350,6 +351,9 @@ class Supervisor:
         reason = f"quarantined after {self.s.restart_budget} restarts ({exc}); {sl_note}"
         self.quarantined[ticket] = reason
         actor.log.error(f"#{ticket} {reason}; all other trades keep running")
+        self.ctx.events.publish(OperatorEvent(
+            EventKind.QUARANTINED, self.ctx.broker_now(), f"#{ticket} {reason}",
+            Severity.CRITICAL, ticket, actor.trade.symbol))
         trade, at = actor.trade, self.ctx.broker_now()
         self.ctx.journal.write_nowait(lambda f: f.save_trade(trade, at, quarantined=True,
                                                              alert=reason))

@@ -1,0 +1,58 @@
+"""Tunable numbers of the gateway: deadlines per priority, the send throttle, reconnects.
+
+They live apart from the gateway so that everything the gateway is built from (its link to
+the broker, its queue, its statistics) can read them without importing the gateway itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dtms.core.params import knob
+from dtms.runtime.gateway_requests import Priority
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    """Tunable numbers of the gateway (config table ``[gateway]``); times in Trio seconds."""
+
+    close_deadline: float = knob(30.0, "seconds a close may take, queue included", gt=0, le=3600)
+    hedge_deadline: float = knob(30.0, "seconds a hedge may take, queue included", gt=0, le=3600)
+    modify_deadline: float = knob(
+        30.0, "seconds an SL/TP modify may take, queue included", gt=0, le=3600
+    )
+    read_deadline: float = knob(10.0, "seconds a read may take, queue included", gt=0, le=3600)
+    send_interval: float = knob(
+        0.1, "minimum seconds between the end of one order_send and the next", ge=0, le=10
+    )
+    reconnect_initial_backoff: float = knob(
+        1.0, "first wait before re-initializing after an IPC loss, seconds", gt=0, le=60
+    )
+    reconnect_max_backoff: float = knob(
+        30.0, "cap of the doubling reconnect wait, seconds", gt=0, le=600
+    )
+    connect_attempts: int = knob(3, "initialize() attempts at start before giving up", ge=1, le=100)
+    read_batch: int = knob(
+        16,
+        "most queued reads handed to the broker thread at once (1: one per hand-off)",
+        ge=1,
+        le=256,
+    )
+    latency_window: int = knob(1000, "broker calls kept for latency percentiles", ge=10, le=100_000)
+    close_timeout: float = knob(
+        10.0, "seconds to let the call in flight finish at shutdown", gt=0, le=600
+    )
+
+    def __post_init__(self) -> None:
+        if self.reconnect_max_backoff < self.reconnect_initial_backoff:
+            raise ValueError("reconnect_max_backoff must be >= reconnect_initial_backoff")
+
+    def deadline_for(self, priority: Priority) -> float:
+        """The default relative deadline (seconds) of a request of ``priority``."""
+        if priority is Priority.CLOSE:
+            return self.close_deadline
+        if priority is Priority.HEDGE:
+            return self.hedge_deadline
+        if priority is Priority.MODIFY:
+            return self.modify_deadline
+        return self.read_deadline
