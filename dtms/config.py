@@ -34,6 +34,11 @@ from dtms.runtime.settings import (
 )
 
 DEFAULT_PATH = "config.toml"
+HEADER = """\
+# dtms configuration: every tunable number, with its default.
+# Each table belongs to one part of dtms; unknown keys, wrong types and out-of-range values
+# stop dtms with one line naming the key. Delete a line to use the default.
+"""
 
 
 class BrokerKind(enum.Enum):
@@ -102,3 +107,14 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {p}: {exc}") from exc
     return parse_settings(text, str(p))
+
+
+def default_config_text() -> str:
+    """The shipped ``config.toml``: every knob at its default, each with its one-line doc."""
+    from dtms.configload import render_toml
+
+    return render_toml(Settings, HEADER)
+
+
+if __name__ == "__main__":  # `make config` rewrites config.toml from the knobs' declarations
+    Path(DEFAULT_PATH).write_text(default_config_text(), encoding="utf-8")

@@ -91,3 +91,10 @@ def test_cli_reports_a_bad_config_in_one_line_without_traceback(tmp_path: Path) 
     assert out.stderr.strip().splitlines() == [
         "dtms: machine.flat_timer_minutes: expected a number, got 'soon' (a string)"
     ]
+
+
+def test_shipped_config_is_the_rendered_defaults() -> None:
+    # `make config` writes it; a knob added without running it is caught here
+    from dtms.config import default_config_text
+
+    assert (ROOT / "config.toml").read_text(encoding="utf-8") == default_config_text()
