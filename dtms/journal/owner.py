@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import os
+import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -38,6 +40,8 @@ class Journal:
         self._send, self._receive = trio.open_memory_channel[_Batch](math.inf)
         self.commits = 0
         self.ops_written = 0
+        self.commit_seconds: deque[float] = deque(maxlen=1000)
+        """Wall seconds of the recent commits (bounded), for metrics."""
         self._failure: BaseException | None = None
         self._saves: dict[int, tuple[TradeState, float, bool]] = {}
 
@@ -87,8 +91,14 @@ class Journal:
             self._commit(batches)
             await trio.lowlevel.checkpoint()
 
+    @property
+    def failure(self) -> BaseException | None:
+        """The error that stopped journal writes, if one did (the journal is then read-only)."""
+        return self._failure
+
     def _commit(self, batches: list[_Batch]) -> None:
         saves, self._saves = self._saves, {}
+        started = time.perf_counter()
         try:
             with self.file.transaction():
                 for trade, at, full in saves.values():
@@ -102,6 +112,7 @@ class Journal:
                         op(self.file)
                         self.ops_written += 1
             self.commits += 1
+            self.commit_seconds.append(time.perf_counter() - started)
         except Exception as exc:  # a failed write must not be mistaken for a durable one
             self._failure = exc
         for batch in batches:

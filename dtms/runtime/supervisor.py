@@ -19,7 +19,7 @@ from __future__ import annotations
 import gc
 import math
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -37,6 +37,7 @@ from dtms.core.types import AccountView, PositionView, Side, State
 from dtms.runtime.actor import ActorContext, CycleInput, TradeActor
 from dtms.runtime.events import EventKind, OperatorEvent, Severity
 from dtms.runtime.execution import ExecContext, Executor
+from dtms.runtime.gateway_stats import percentile
 from dtms.runtime.market_data import FeedView, SymbolFeed
 from dtms.runtime.settings import MarketDataSettings, SupervisorSettings
 
@@ -97,6 +98,31 @@ class CycleReport:
     calls: int = 0
     delivered: int = 0
     """Actors woken this cycle (the others saw nothing new and were not due)."""
+    duration: float = 0.0
+    """Trio seconds from the snapshot request to the last actor woken (queue waits included)."""
+
+
+class CycleTimes:
+    """Durations of the recent cycles (bounded), for status, metrics and benchmarks."""
+
+    def __init__(self, keep: int = 600) -> None:
+        self.recent: deque[float] = deque(maxlen=keep)
+        self.count = 0
+
+    def add(self, seconds: float) -> None:
+        """Record one cycle's duration."""
+        self.recent.append(seconds)
+        self.count += 1
+
+    def summary(self) -> dict[str, float | None]:
+        """Last, median and 95th percentile of the recent cycles (None before the first)."""
+        window = sorted(self.recent)
+        return {
+            "last": self.recent[-1] if self.recent else None,
+            "p50": percentile(window, 50),
+            "p95": percentile(window, 95),
+            "max": window[-1] if window else None,
+        }
 
 
 class Supervisor:
@@ -119,6 +145,7 @@ class Supervisor:
         self.account = AccountView(hedging=True, trade_allowed=True)
         self.cycles = 0
         self.last_report: CycleReport | None = None
+        self.cycle_times = CycleTimes()
         self._epoch = -1
         self._nursery: trio.Nursery | None = None
         self._orphans_closing: dict[int, float] = {}
@@ -145,7 +172,8 @@ class Supervisor:
             last_gc = time.monotonic()
             while True:
                 started = trio.current_time()
-                await self.cycle()
+                report = await self.cycle()
+                self.cycle_times.add(report.duration)
                 if time.monotonic() - last_gc >= self.s.gc_interval_seconds:
                     gc.collect()  # between cycles; automatic collection is off (app.serve)
                     last_gc = time.monotonic()
@@ -201,6 +229,7 @@ class Supervisor:
             self.log.info("broker (re)connected: full reconciliation")
             await self.refresh_account()
         calls0 = gw.statistics().calls_total
+        started = trio.current_time()
         now = self.ctx.broker_now()
         r = await gw.call("positions_get")
         if not r.ok or r.value is None:
@@ -208,7 +237,7 @@ class Supervisor:
                 self.log.warning(f"positions snapshot failed ({r.reason}); skipping the cycle, "
                                  "nothing is assumed closed")
             self._snapshot_failing = True
-            self.last_report = CycleReport(now, False)
+            self.last_report = CycleReport(now, False, duration=trio.current_time() - started)
             return self.last_report
         if self._snapshot_failing:
             self.log.info("positions snapshot works again")
@@ -222,7 +251,7 @@ class Supervisor:
             new_bars += await self._refresh_feed(sym, now)
         if not self.ctx.clock_known():
             # the broker has not told its time yet: nothing is stamped with a guess
-            self.last_report = CycleReport(now, False)
+            self.last_report = CycleReport(now, False, duration=trio.current_time() - started)
             return self.last_report
         self.active_symbols = symbols
         views = {sym: self.feeds[sym].view(now) for sym in symbols if sym in self.feeds}
@@ -264,7 +293,8 @@ class Supervisor:
         self._orphans(book, now, views)
         self.cycles += 1
         report = CycleReport(now, True, len(r.value), len(self.actors), spawned, vanished,
-                             new_bars, gw.statistics().calls_total - calls0, delivered)
+                             new_bars, gw.statistics().calls_total - calls0, delivered,
+                             trio.current_time() - started)
         self.last_report = report
         return report
 
