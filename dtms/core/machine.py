@@ -49,7 +49,7 @@ from dtms.core.pending import (
 from dtms.core.policy import Policy
 from dtms.core.rules import Trigger, fire
 from dtms.core.trade import InFlight, TradeState, new_trade
-from dtms.core.types import PositionView, State
+from dtms.core.types import AccountView, PositionView, State
 
 OPEN = frozenset(s for s in State if s.is_open)
 
@@ -413,6 +413,28 @@ def wants_early_check(
     return flip_against or adverse > m.early_check_adverse_move
 
 
+def wants_recheck(trade: TradeState, market: MarketFacts | None,
+                  account: AccountView | None) -> bool:
+    """Whether a transition that waited should be re-planned now (by an early deep check).
+
+    A closed market, stale data or disabled trading must be gone first; any other wait (a
+    request that never left the queue, a frozen position, a position that changed) is
+    re-planned from fresh facts at the next check.
+    """
+    blocked = trade.blocked
+    if blocked is None or not trade.is_open or trade.pending is not None:
+        return False
+    match blocked.wait:
+        case Wait.MARKET_CLOSED:
+            return market is not None and not market.closed
+        case Wait.STALE_DATA:
+            return market is not None and not market.stale and not market.closed
+        case Wait.TRADING_DISABLED:
+            return account is not None and account.trade_allowed
+        case _:
+            return True
+
+
 def table_rows() -> list[tuple[str, str, str, str, str]]:
     """The table as text rows (source, target, rule, trigger, actions), for docs and status."""
     rows = []
@@ -426,5 +448,5 @@ def table_rows() -> list[tuple[str, str, str, str, str]]:
 
 __all__ = [
     "OPEN", "TABLE", "Decision", "Note", "NoteKind", "Rule", "Transition", "step",
-    "wants_early_check",
+    "wants_early_check", "wants_recheck",
 ]

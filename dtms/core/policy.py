@@ -62,6 +62,10 @@ class MachinePolicy:
         600.0, "a snapshot this much older than the last one means the broker clock went back",
         gt=0,
     )
+    recheck_seconds: float = knob(
+        10.0, "a transition that waited is re-planned at most this often once its cause is gone",
+        gt=0,
+    )
     market_tick_grace_seconds: float = knob(
         60.0, "timers keep counting this long after the symbol's last tick, then pause", ge=0
     )
