@@ -158,6 +158,7 @@ class Gateway:
             in_flight=flight,
             connection_epoch=self._link.epoch,
             connected=self._link.connected,
+            oldest_queued=self._queue.oldest(trio.current_time()),
         )
 
     async def aclose(self) -> None:

@@ -89,6 +89,8 @@ class Request:
     result: CallResult | None = None
     replaced_by: Request | None = None
     started: float = 0.0
+    queued_at: float = 0.0
+    """Trio time the (first) caller queued it."""
 
     @property
     def trade_request(self) -> Any:
@@ -121,6 +123,7 @@ class RequestQueue:
     def push(self, request: Request) -> Request | None:
         """Queue ``request``; return the queued request it replaced (same coalesce key)."""
         request.seq = next(self._seq)
+        request.queued_at = trio.current_time()
         replaced = None
         key = request.coalesce_key
         if key is not None:
@@ -132,6 +135,7 @@ class RequestQueue:
                 request.seq = old.seq
                 request.priority = max(request.priority, old.priority)
                 request.deadline = max(request.deadline, old.deadline)
+                request.queued_at = old.queued_at
                 old.done.set()
                 replaced = old
         self.requeue(request)
@@ -173,6 +177,16 @@ class RequestQueue:
         """Take a queued request out of line for good (nobody will send it)."""
         self.take(request)
         request.state = State.DROPPED
+
+    def oldest(self, now: float) -> dict[Priority, float]:
+        """Seconds the oldest queued request of each class has waited (classes with any)."""
+        out: dict[Priority, float] = {}
+        for entry in self._heap:
+            request = entry[-1]
+            if request.state is State.QUEUED:
+                waited = now - request.queued_at
+                out[request.priority] = max(out.get(request.priority, 0.0), waited)
+        return out
 
     def drain(self) -> list[Request]:
         """Drop and return every queued request."""

@@ -7,6 +7,7 @@ footprint. Latencies are in Trio seconds (simulated seconds on an accelerated cl
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter, deque
 from collections.abc import Mapping
@@ -44,6 +45,8 @@ class GatewayStatistics:
     connection_epoch: int
     """1 after the first connect, +1 per reconnect."""
     connected: bool
+    oldest_queued: Mapping[Priority, float] = dataclasses.field(default_factory=dict)
+    """Seconds the oldest queued request of each class has waited."""
 
     @property
     def unknown_outcomes(self) -> int:
@@ -96,6 +99,7 @@ class StatsRecorder:
         in_flight: str | None,
         connection_epoch: int,
         connected: bool,
+        oldest_queued: Mapping[Priority, float] | None = None,
     ) -> GatewayStatistics:
         """Freeze the counters together with the gateway's current state."""
         window = sorted(self._latencies)
@@ -114,4 +118,5 @@ class StatsRecorder:
             reconnects=self.reconnects,
             connection_epoch=connection_epoch,
             connected=connected,
+            oldest_queued=dict(oldest_queued or {}),
         )
