@@ -9,6 +9,7 @@ only changes its state, and stale heap entries are skipped when they reach the t
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import enum
 import heapq
@@ -113,6 +114,8 @@ class RequestQueue:
         self._seq = itertools.count()
         self._tiebreak = itertools.count()
         self._by_key: dict[Hashable, Request] = {}
+        self._reads: collections.deque[Request] = collections.deque()
+        """READ requests in arrival order (the oldest may not wait forever behind orders)."""
         self._work = trio.Event()
         self.depth: dict[Priority, int] = dict.fromkeys(Priority, 0)
         """Queued requests per class."""
@@ -150,6 +153,8 @@ class RequestQueue:
         entry = (-request.priority, request.seq, next(self._tiebreak), request)
         heapq.heappush(self._heap, entry)
         self.depth[request.priority] += 1
+        if request.priority is Priority.READ:
+            self._reads.append(request)
         self._work.set()
 
     def peek(self) -> Request | None:
@@ -158,6 +163,23 @@ class RequestQueue:
         while heap and heap[0][-1].state is not State.QUEUED:
             heapq.heappop(heap)
         return heap[0][-1] if heap else None
+
+    def oldest_read(self) -> Request | None:
+        """The READ request that has waited longest, if any is queued."""
+        reads = self._reads
+        while reads and (reads[0].state is not State.QUEUED or reads[0].priority
+                         is not Priority.READ):
+            reads.popleft()
+        return reads[0] if reads else None
+
+    def supersede(self, key: Hashable) -> Request | None:
+        """Take out of line the queued request with ``key`` (its callers learn it was not
+        sent): a close or a hedge makes a queued stop change of the same position moot."""
+        old = self._by_key.get(key)
+        if old is None or old.state is not State.QUEUED:
+            return None
+        self.drop(old)
+        return old
 
     def first_other_than(self, fn_name: str) -> Request | None:
         """The best queued request that does not call ``fn_name``."""

@@ -40,6 +40,8 @@ class GatewayStatistics:
     """Requests that never reached the broker (deadline while queued, closing, broker down)."""
     coalesced: int
     """Queued requests replaced by a newer one with the same coalesce key."""
+    superseded: int
+    """Queued stop changes dropped because a close or hedge of their position was sent."""
     reconnects: int
     """Successful reconnections after an IPC loss (the first connect is not counted)."""
     connection_epoch: int
@@ -77,6 +79,7 @@ class StatsRecorder:
         self._outcomes: Counter[Outcome] = Counter()
         self.not_sent = 0
         self.coalesced = 0
+        self.superseded = 0
         self.reconnects = 0
 
     def record_call(self, fn_name: str, latency: float, retcode: int | None) -> None:
@@ -115,6 +118,7 @@ class StatsRecorder:
             outcomes=dict(self._outcomes),
             not_sent=self.not_sent,
             coalesced=self.coalesced,
+            superseded=self.superseded,
             reconnects=self.reconnects,
             connection_epoch=connection_epoch,
             connected=connected,

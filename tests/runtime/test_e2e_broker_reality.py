@@ -278,16 +278,18 @@ async def test_another_manager_with_dtms_magic_halts_both_and_neither_acts_again
     # stop acting, loudly
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()
-    async with simulated(tmp_path / "one", autojump_clock) as a:
-        async with simulated(tmp_path / "two", autojump_clock, sim=a.sim) as b:
-            ticket, mid = open_trade(a.sim, "EURUSD", "BUY", 2.0, stop_pips=150)
-            path(a.sim, "EURUSD", a.now(), mid, GRIND)
-            await a.until(lambda: bool(a.app.supervisor.halted and b.app.supervisor.halted),
-                          within=6 * HOUR, what="both to notice the other")
-            for sup in (a.app.supervisor, b.app.supervisor):
-                assert "with dtms's magic" in sup.halted and "another dtms" in sup.halted
-            halted_at = a.now()
-            await trio.sleep(2 * HOUR)
-            later = [d for d in a.sim.history_deals_get(int(halted_at) + 5, int(a.now()) + 1)
-                     or () if d.magic == MAGIC]
-            assert later == []  # neither acts once halted
+    async with (
+        simulated(tmp_path / "one", autojump_clock) as a,
+        simulated(tmp_path / "two", autojump_clock, sim=a.sim) as b,
+    ):
+        _, mid = open_trade(a.sim, "EURUSD", "BUY", 2.0, stop_pips=150)
+        path(a.sim, "EURUSD", a.now(), mid, GRIND)
+        await a.until(lambda: bool(a.app.supervisor.halted and b.app.supervisor.halted),
+                      within=6 * HOUR, what="both to notice the other")
+        for sup in (a.app.supervisor, b.app.supervisor):
+            assert "with dtms's magic" in sup.halted and "another dtms" in sup.halted
+        halted_at = a.now()
+        await trio.sleep(2 * HOUR)
+        later = [d for d in a.sim.history_deals_get(int(halted_at) + 5, int(a.now()) + 1)
+                 or () if d.magic == MAGIC]
+        assert later == []  # neither acts once halted
