@@ -2,6 +2,7 @@
 
 from dtms.broker.sim.broker import SimBroker
 from dtms.broker.sim.faults import FaultSettings
+from dtms.broker.sim.quirks import QuirkSettings
 from dtms.broker.sim.settings import MarginMode, SimSettings
 
-__all__ = ["FaultSettings", "MarginMode", "SimBroker", "SimSettings"]
+__all__ = ["FaultSettings", "MarginMode", "QuirkSettings", "SimBroker", "SimSettings"]
