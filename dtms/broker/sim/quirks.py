@@ -155,7 +155,7 @@ class QuirkSettings:
         """
         breaks = self.breaks()
         named = {b.symbol for b in breaks if b.symbol != ALL_SYMBOLS} | set(self.quiet_symbols)
-        _check_known(named, symbols, "quirks name")
+        _check_known(named, symbols, "[broker.sim.quirks] names")
         out: dict[str, Quoting] = {}
         for name, sym in symbols.items():
             own = tuple((b.start, b.end) for b in breaks if b.symbol in (name, ALL_SYMBOLS))
