@@ -206,3 +206,32 @@ def test_a_plain_rpyc_client_without_dtms_gets_usable_values() -> None:
     assert out["rates"][0] == 10 and "tick_volume" in out["rates"][1]
     assert out["last_error"] == [1, "Success"]
     assert not any(m.startswith("dtms") for m in out["modules"])
+
+
+QUIRKS_OVER_THE_WIRE = """
+[broker.sim]
+start_time = 1772434800.0  # Monday 07:00
+[broker.sim.quirks]
+daily_breaks = ["GBPUSD 06:30-08:00"]
+empty_snapshot_probability = 1.0
+comment_truncate = 4
+"""
+
+
+def test_quirks_reach_a_client_over_the_wire(tmp_path: Path) -> None:
+    path = tmp_path / "quirks.toml"
+    path.write_text(QUIRKS_OVER_THE_WIRE, encoding="utf-8")
+    with running_sim_server("--config", str(path)) as (_, port):
+        broker = Mt5LinuxBroker(port=port)
+        assert broker.initialize() is True
+        try:
+            closed = broker.order_send({"action": 1, "symbol": "GBPUSD", "volume": 0.1,
+                                        "type": 0, "type_filling": 1})
+            assert closed.retcode == 10018
+            sent = buy(broker, "truncated")
+            assert sent.retcode == 10009
+            assert broker.positions_get() == (), "a glitching terminal"
+            (pos,) = broker.positions_get(ticket=sent.order)
+            assert pos.comment == "trun"
+        finally:
+            broker.shutdown()

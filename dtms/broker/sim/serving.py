@@ -89,12 +89,18 @@ def _portable_type(cls: type[Any]) -> type[Any]:
 _PORTABLE: dict[type[Any], type[Any]] = {cls: _portable_type(cls) for cls in STRUCT_TYPES}
 
 
+_NESTED = frozenset({structs.OrderSendResult, structs.OrderCheckResult})
+"""The structs that hold another one (their ``request``)."""
+
+
 def portable(value: Any) -> Any:
     """``value`` with every struct in it re-typed to pickle without dtms (see the module doc)."""
-    cls = _PORTABLE.get(type(value))
+    kind = type(value)
+    cls = _PORTABLE.get(kind)
     if cls is not None:
-        return cls(*(portable(v) for v in value))
-    if type(value) is tuple:
+        items = (portable(v) for v in value) if kind in _NESTED else value
+        return tuple.__new__(cls, items)
+    if kind is tuple:
         return tuple(portable(v) for v in value)
     return value
 
