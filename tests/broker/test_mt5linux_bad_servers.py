@@ -78,7 +78,7 @@ def rpyc5_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     if not (target / "rpyc" / "__init__.py").exists():
         installed = subprocess.run(
             [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "--target", str(target), RPYC5],
+             "--timeout", "20", "--retries", "1", "--target", str(target), RPYC5],
             capture_output=True, text=True, timeout=300,
         )
         if installed.returncode != 0:

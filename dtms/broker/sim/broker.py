@@ -286,7 +286,7 @@ class SimBroker(DataCalls):
                 and (ticket is None or symbol is not None or group is not None
                      or p.ticket == ticket)
             ]
-            if symbol is None and group is None and ticket is None:
+            if srv.snapshots.active and symbol is None and group is None and ticket is None:
                 hidden = srv.snapshots.hidden([p.ticket for p in chosen])
                 if hidden:
                     chosen = [p for p in chosen if p.ticket not in hidden]

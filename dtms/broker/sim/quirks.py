@@ -233,6 +233,14 @@ class Snapshots:
     def __post_init__(self) -> None:
         self._rng = quirk_rng(self.seed, "snapshot")
 
+    @property
+    def active(self) -> bool:
+        """Whether the next unfiltered answer may glitch at all."""
+        s = self.settings
+        return bool(self.scripted) or (
+            s.empty_snapshot_probability > 0 or s.partial_snapshot_probability > 0
+        )
+
     def hidden(self, tickets: list[int]) -> Collection[int]:
         """Tickets the next unfiltered answer leaves out (all of them: an empty answer)."""
         if self.scripted:

@@ -131,7 +131,7 @@ class Scenario:
             return fill.position
 
     def close_position(
-        self, ticket: int, volume: float | None = None, *, magic: int = 0, manual: bool = True,
+        self, ticket: int, volume: float | None = None, magic: int = 0, manual: bool = True,
         comment: str = "",
     ) -> bool:
         """Close a position (or ``volume`` of it) from outside; False if not open.
