@@ -171,3 +171,20 @@ def test_no_foreign_orders_without_a_foreign_magic(clock: ManualClock) -> None:
     Orders(sim).opened(volume=1.0)
     clock.advance(2 * HOUR)
     assert len(sim.history_deals_get(START, clock()) or ()) == 2  # the deposit and the open
+
+
+def test_a_scripted_switch_off_outlives_a_random_switch_on(clock: ManualClock) -> None:
+    sim = make_sim(clock, quirks=QuirkSettings(autotrading_toggles_per_hour=60.0,
+                                               autotrading_off_seconds=600.0))
+    for _ in range(240):  # until the first random switch-off
+        clock.advance(15)
+        terminal = sim.terminal_info()
+        assert terminal is not None
+        if not terminal.trade_allowed:
+            break
+    else:
+        pytest.fail("AutoTrading was never switched off at random")
+    sim.scenario.set_autotrading(False)  # the trader decides to keep it off
+    clock.advance(3 * HOUR)
+    terminal = sim.terminal_info()
+    assert terminal is not None and terminal.trade_allowed is False

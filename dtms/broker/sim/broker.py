@@ -7,7 +7,9 @@ methods sits a lazily advanced trade server (``dtms.broker.sim.server``): each c
 it to the clock's time, processing stops, stop-outs and scheduled events on the way.
 
 Controls that are not part of the MT5 API live apart: ``sim.scenario`` (hand trades, outages,
-scripted answers) and ``sim.market`` (prices).
+scripted answers, glitched snapshots) and ``sim.market`` (prices, trading hours). Faults and
+broker quirks (``settings.faults``, ``settings.quirks``) shape the answers; all are off by
+default (see ``docs/simulator.md``).
 """
 
 from __future__ import annotations

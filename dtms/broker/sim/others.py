@@ -147,8 +147,12 @@ class Others:
         self._next("autotrading", self._engine.now, self._q.autotrading_toggles_per_hour,
                    self._autotrading_off)
 
+    def scripted_switch(self) -> None:
+        """The button was pressed by a script: a pending random switch-on leaves it alone."""
+        self._switched_off = False
+
     def _autotrading_on(self) -> None:
-        if self._switched_off:  # a scripted switch-off in between stays the script's
+        if self._switched_off:  # a scripted press in between wins over the random one
             self._trading.autotrading = True
             self._switched_off = False
         self._next("autotrading", self._engine.now, self._q.autotrading_toggles_per_hour,

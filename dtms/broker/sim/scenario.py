@@ -94,6 +94,7 @@ class Scenario:
         """Press the terminal's AutoTrading button (off: order_send answers 10027)."""
         with self._server.lock:
             self._server.trading.autotrading = enabled
+            self._server.others.scripted_switch()
 
     def glitch_next_snapshot(self, missing: Iterable[int] | None = None) -> None:
         """Make the next unfiltered ``positions_get()`` leave out ``missing`` tickets.
