@@ -26,6 +26,7 @@ import dataclasses
 import functools
 import inspect
 import ipaddress
+import logging
 import signal
 import sys
 import threading
@@ -194,11 +195,13 @@ def serve(
         scenario(sim)
     sys.modules["MetaTrader5"] = build_module(sim)
     server = ThreadedServer(
-        ClassicService, hostname=host, port=port, reuse_addr=True, auto_register=False
+        ClassicService, hostname=host, port=port, reuse_addr=True, auto_register=False,
+        logger=server_logger(),
     )
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, _stop)
+        threading.excepthook = _client_thread_failed
     server._listen()  # accept before saying ready, so a client may connect at once
     bound_port = int(server.port)
     if ready is None:
@@ -212,5 +215,47 @@ def serve(
     raise Stopped("server closed")
 
 
+ABRUPT = "client connection terminated abruptly"
+"""rpyc's log line when a client goes away without closing (a killed client: routine here)."""
+
+
+class _OneLine(logging.Formatter):
+    """The server's log records as one line each, the exception named but never traced."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"dtms sim-server: {record.getMessage()}"
+        if record.exc_info and record.exc_info[1] is not None:
+            line += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
+        return line
+
+
+def server_logger() -> logging.Logger:
+    """The rpyc server's logger: warnings and errors as one line on stderr, no tracebacks, and
+    nothing for a client that vanished (dtms killed, a port probe)."""
+    logger = logging.getLogger("dtms.sim-server")
+    logger.propagate = False
+    logger.setLevel(logging.WARNING)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_OneLine())
+        handler.addFilter(lambda record: record.getMessage() != ABRUPT)
+        logger.addHandler(handler)
+    return logger
+
+
+def _client_thread_failed(args: threading.ExceptHookArgs) -> None:
+    """A client's thread died (its client vanished, or the server is stopping): one line at
+    most, never a traceback on the server's stderr."""
+    if args.exc_type in (SystemExit, EOFError, ConnectionError, OSError) or _STOPPING.is_set():
+        return
+    name = args.thread.name if args.thread is not None else "a client thread"
+    print(f"dtms sim-server: {name}: {args.exc_type.__name__}: {args.exc_value}",
+          file=sys.stderr, flush=True)
+
+
+_STOPPING = threading.Event()
+
+
 def _stop(signum: int, _frame: Any) -> None:
+    _STOPPING.set()
     raise Stopped(signal.Signals(signum).name)
