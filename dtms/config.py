@@ -32,6 +32,7 @@ from dtms.runtime.settings import (
     SimRunSettings,
     SupervisorSettings,
 )
+from dtms.stress.settings import StressSettings
 
 DEFAULT_PATH = "config.toml"
 HEADER = """\
@@ -76,6 +77,7 @@ class Settings:
     market_data: MarketDataSettings = field(default_factory=MarketDataSettings)
     journal: JournalSettings = field(default_factory=JournalSettings)
     logging: LogSettings = field(default_factory=LogSettings)
+    stress: StressSettings = field(default_factory=StressSettings)
 
     @property
     def policy(self) -> Policy:
