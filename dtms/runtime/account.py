@@ -107,6 +107,7 @@ class ForeignWatch:
         self._sent = sent_orders
         self._every = interval
         self._since = start
+        self._start = start
         self._next = start
         self._seen: set[int] = set()
         self._unanswered: dict[object, tuple[float, Signature]] = {}
@@ -162,6 +163,9 @@ class ForeignWatch:
             self._seen.add(ticket)
             if int(deal.reason) != C.DEAL_REASON_EXPERT or int(deal.order) in self._sent:
                 continue
+            if float(deal.time) < self._start:
+                continue  # before this process started: its journal's earlier process, most
+                # likely (a restart within a minute of its last order); only later deals tell
             if self._own_lost(deal) or any(_matches(sig, deal) for _, sig in in_flight):
                 continue  # one of this process's own orders whose answer was lost
             self._halt(now, deal)
