@@ -1,9 +1,10 @@
 """The trade state machine: a transition table and one pure ``step``.
 
 Theory of operation (specification §4). ``TABLE`` lists every transition in priority order:
-broker facts first (a vanished main or hedge), then the terminal CHOCH, the timers, recovery
-before deterioration. ``step(trade, event, policy)`` applies one event and returns a
-``Decision``: the new state, the commands to send and notes. Two rules hold everywhere:
+broker facts first (a vanished main or hedge), then the account guard's lock (a breached loss
+limit closes every trade), the terminal CHOCH, the timers, recovery before deterioration.
+``step(trade, event, policy)`` applies one event and returns a ``Decision``: the new state, the
+commands to send and notes. Two rules hold everywhere:
 
 * **one transition per evaluation** — the first matching rule fires and the step ends;
 * **nothing is committed before the broker confirms** — a rule with commands puts the trade in
@@ -59,6 +60,7 @@ class Rule(enum.Enum):
 
     MAIN_VANISHED = "main_vanished"
     HEDGE_VANISHED = "hedge_vanished"
+    GUARD = "guard_locked"
     CHOCH = "choch_against"
     FLAT_TIMER = "flat_timer_expired"
     WEEKEND = "weekend_flatten"
@@ -84,6 +86,8 @@ class Transition:
     """Action names, in the order their commands are sent."""
     fact: bool = False
     """The trigger is a broker fact: it fires at once, whatever back-off a failure set."""
+    urgent: bool = False
+    """It fires whatever back-off another action's failure set (its own failures back off)."""
 
 
 TABLE: tuple[Transition, ...] = (
@@ -93,6 +97,9 @@ TABLE: tuple[Transition, ...] = (
     Transition(
         Rule.HEDGE_VANISHED, frozenset({State.HEDGED}), State.WARNING_L2, Trigger.HEDGE_VANISHED,
         (), fact=True,
+    ),
+    Transition(
+        Rule.GUARD, OPEN, State.CLOSED, Trigger.GUARD_LOCKED, ("close_all",), urgent=True
     ),
     Transition(Rule.CHOCH, OPEN, State.CLOSED, Trigger.CHOCH_AGAINST, ("close_all",)),
     Transition(
@@ -385,6 +392,7 @@ def _decide(trade: TradeState, facts: Facts, policy: Policy) -> Decision:
             facts,
             policy,
             fact=transition.fact,
+            urgent=transition.urgent,
         )
         if result is None:
             continue

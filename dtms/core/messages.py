@@ -175,6 +175,8 @@ class Observed:
     """Updated VWAP-flip memory when a new closed M5 bar arrived since the last snapshot."""
     account: AccountView | None = None
     """The account as last read (trading allowed or not); None when unknown."""
+    lock: str = ""
+    """Why the account guard locked the account ("" while it is not locked)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +195,8 @@ class Evaluated:
     readd: PositionView | None = None
     early: bool = False
     """An early deep check (fast check saw a flip or an adverse move), rate-limited per trade."""
+    lock: str = ""
+    """Why the account guard locked the account ("" while it is not locked)."""
 
 
 @dataclass(frozen=True, slots=True)

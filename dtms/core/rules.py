@@ -52,6 +52,7 @@ class Trigger(enum.Enum):
 
     MAIN_VANISHED = "main position no longer at the broker"
     HEDGE_VANISHED = "hedge position vanished while the main lives"
+    GUARD_LOCKED = "account guard locked the account (loss limit)"
     CHOCH_AGAINST = "CHOCH against the trade"
     FLAT_TIMER_EXPIRED = "flat timer expired"
     WEEKLY_CLOSE_NEAR = "weekly close within the flatten window (weekend_policy)"
@@ -77,6 +78,8 @@ def holds(trigger: Trigger, trade: TradeState, f: Facts, policy: Policy) -> str 
             gone = h is not None and f.at > trade.changed_at and (
                 f.hedge is None or f.hedge.ticket != h.ticket)
             return f"hedge #{h.ticket} vanished (SL hit or closed by hand)" if gone and h else None
+        case Trigger.GUARD_LOCKED:
+            return f"account guard: {f.lock}" if f.lock else None
         case Trigger.CHOCH_AGAINST:
             return "CHOCH against the trade" if m.close_on_choch and s and s.choch_against else None
         case Trigger.FLAT_TIMER_EXPIRED:
@@ -171,21 +174,23 @@ def fire(
     policy: Policy,
     *,
     fact: bool = False,
+    urgent: bool = False,
 ) -> Fired | None:
     """Fire one rule if its trigger holds; None lets the next rule be tried.
 
     ``fact``: the trigger is a broker fact (a vanished position). Facts fire at once, whatever
-    back-off an earlier failure put the trade in.
+    back-off an earlier failure put the trade in. ``urgent``: the rule fires whatever back-off
+    *another* action's failure set; a failure of its own actions still backs off (a refused
+    close is not re-sent every cycle).
     """
     reason = holds(trigger, trade, f, policy)
     if reason is None:
         return None
-    if (
-        actions
-        and not fact
-        and trade.retry_after_eval is not None
-        and trade.last_eval_id <= trade.retry_after_eval
-    ):
+    backing_off = (trade.retry_after_eval is not None
+                   and trade.last_eval_id <= trade.retry_after_eval)
+    if urgent and backing_off:
+        backing_off = any(trade.failures_of(Action(a)) for a in actions)
+    if actions and not fact and backing_off:
         return trade, (), (), None  # backing off: nothing is re-sent before the next deep check
     if actions:
         wait = _waits_for(actions, f)

@@ -112,6 +112,8 @@ class Driver:
         self.decisions: list[Decision] = []
         self.sent: list[Any] = []
         self.next_ticket = 5000
+        self.lock = ""
+        """The account guard's lock, as the runtime would pass it."""
 
     def _apply(self, d: Decision) -> Decision:
         self.decisions.append(d)
@@ -125,7 +127,7 @@ class Driver:
         kw.setdefault("bar_time", int(self.now) - M15)  # the bar that just closed
         ev = Evaluated(self.now, int(self.now), score(total, **kw), FlipState(),
                        market(self.bid, at=self.now), self.account, self.main, self.hedge,
-                       self.readd)
+                       self.readd, lock=self.lock)
         d = self._apply(step(self.trade, ev, self.policy))
         if auto:
             self.execute(d)
@@ -134,7 +136,8 @@ class Driver:
     def observe(self, *, at: float | None = None) -> Decision:
         """A positions snapshot."""
         self.now = at if at is not None else self.now + 1
-        ev = Observed(self.now, self.main, self.hedge, self.readd, market(self.bid, at=self.now))
+        ev = Observed(self.now, self.main, self.hedge, self.readd, market(self.bid, at=self.now),
+                      lock=self.lock)
         d = self._apply(step(self.trade, ev, self.policy))
         self.execute(d)
         return d
