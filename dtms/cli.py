@@ -55,7 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     lg = sub.add_parser("logs", help="a trade actor's log")
     lg.add_argument("ticket", type=int)
     lg.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
-    for cmd in (st, tr, hi, lg):
+    gd = sub.add_parser("guard", help="the account guard (loss limits)")
+    gsub = gd.add_subparsers(dest="guard_command", required=True, metavar="ACTION")
+    gu = gsub.add_parser("unlock", help="release the guard's lock (works while dtms runs)")
+    gu.add_argument("--reason", default="", help="why (kept in the journal)")
+    gu.add_argument("--wait", type=float, default=15.0,
+                    help="seconds to wait for the running dtms to answer (default 15)")
+    for cmd in (st, tr, hi, lg, gu):
         cmd.add_argument("--config", help="config file (default: ./config.toml)")
         cmd.add_argument("--journal", help="journal file (default: [journal] path)")
 
@@ -102,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _history(args)
             case "logs":
                 return _logs(args)
+            case "guard":
+                from dtms.guard_cli import unlock
+
+                return unlock(_journal(args), args.reason, args.wait)
     except DtmsError as exc:
         print(f"dtms: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -167,6 +177,10 @@ def _status(args: argparse.Namespace) -> int:
           f"{a['in_flight']} in flight")
     for sym, h in sorted(s["data_health"].items()):
         print(f"  {sym}: {'STALE ' + h['reason'] if h['stale'] else 'fresh'}")
+    from dtms.guard_cli import status_lines
+
+    for line in status_lines(s["guard"]):
+        print(line)
     if s["quarantined"]:
         print(f"QUARANTINED: {', '.join(map(str, s['quarantined']))} (see dtms trade TICKET)")
     gw = s["gateway"]

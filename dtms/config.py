@@ -18,6 +18,7 @@ from dtms.broker.mt5linux import Mt5LinuxSettings
 from dtms.broker.sim.market_settings import MarketSettings
 from dtms.broker.sim.settings import SimSettings
 from dtms.configload import build
+from dtms.core.guard_limits import GuardSettings
 from dtms.core.indicators import IndicatorParams
 from dtms.core.layers import ScoreParams
 from dtms.core.params import knob
@@ -71,6 +72,7 @@ class Settings:
     score: ScoreParams = field(default_factory=ScoreParams)
     machine: MachinePolicy = field(default_factory=MachinePolicy)
     actions: ActionParams = field(default_factory=ActionParams)
+    guard: GuardSettings = field(default_factory=GuardSettings)
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
     supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
     market_data: MarketDataSettings = field(default_factory=MarketDataSettings)

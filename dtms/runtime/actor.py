@@ -66,6 +66,8 @@ class CycleInput:
     readd: PositionView | None
     feed: FeedView | None
     account: AccountView
+    lock: str = ""
+    """Why the account guard locked the account ("" while it is not)."""
 
 
 @dataclass(slots=True)
@@ -221,7 +223,7 @@ class TradeActor:
         if not eval_id or ind is None or adaptation is None or market is None:
             # the snapshot alone: facts, timers, outcomes of commands at the broker
             await self._apply(Observed(inp.at, inp.main, inp.hedge, inp.readd, market,
-                                       flip if new_bar else None, inp.account))
+                                       flip if new_bar else None, inp.account, inp.lock))
             return
         # a deep check sees the same facts, timers included: one step does both
         s = score_trade(ind, adaptation, self.trade.side, flip, self.ctx.score_params)
@@ -235,7 +237,7 @@ class TradeActor:
             self.ticket, inp.at, s.total, layers, s.analysis, self.ctx.scores_per_trade))
         self.log.debug(f"#{self.ticket} score {s.total:+.2f} ({s.analysis})")
         await self._apply(Evaluated(inp.at, eval_id, s, flip, market, inp.account,
-                                    inp.main, inp.hedge, inp.readd, early))
+                                    inp.main, inp.hedge, inp.readd, early, inp.lock))
 
     # ------------------------------------------------------------------ stepping
 

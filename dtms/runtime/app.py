@@ -101,7 +101,7 @@ async def _run_system(settings: Settings, journal: Journal, gateway: Gateway,
         ctx.observe_ticks = live_clock.observe_ticks
         ctx.clock_known = lambda: live_clock.calibrated
     sup = Supervisor(ctx, settings.supervisor, settings.market_data, settings.indicators,
-                     settings.regime, actor_factory=actor_factory)
+                     settings.regime, actor_factory=actor_factory, guard=settings.guard)
     started_wall = time.time()
     async with trio.open_nursery() as nursery, _quiet_gc():
         await nursery.start(sup.run)

@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 import trio
 from loguru import logger
 
+from dtms.core.guard_limits import GuardSettings
 from dtms.core.indicators import IndicatorParams
 from dtms.core.pending import resume
 from dtms.core.regime import RegimeParams
@@ -44,6 +45,7 @@ from dtms.runtime.account import AccountWatch, ForeignWatch
 from dtms.runtime.actor import ActorContext, CycleInput, TradeActor
 from dtms.runtime.events import EventKind, OperatorEvent, Severity
 from dtms.runtime.gateway_stats import percentile
+from dtms.runtime.guard import AccountGuard
 from dtms.runtime.identity import Book, Ownership
 from dtms.runtime.market_data import FeedView, SymbolFeed
 from dtms.runtime.positions import position_view
@@ -102,7 +104,8 @@ class Supervisor:
 
     def __init__(self, ctx: ActorContext, settings: SupervisorSettings,
                  md_settings: MarketDataSettings, ind_params: IndicatorParams,
-                 regime_params: RegimeParams, *, actor_factory: ActorFactory = TradeActor) -> None:
+                 regime_params: RegimeParams, *, actor_factory: ActorFactory = TradeActor,
+                 guard: GuardSettings | None = None) -> None:
         self.ctx = ctx
         self.s = settings
         self.md = md_settings
@@ -128,6 +131,7 @@ class Supervisor:
                              md_settings.stale_tick_seconds, self.halt)
         self.halted = ""
         """Why dtms stopped acting ("" while it acts)."""
+        self.guard = AccountGuard(ctx, guard or GuardSettings())
         self._epoch = -1
         self._link_down_since: float | None = None
         self._nursery: trio.Nursery | None = None
@@ -218,6 +222,7 @@ class Supervisor:
             self.account_watch.refresh_soon()
         if self.account_watch.due(now):
             await self.account_watch.refresh()
+        await self.guard.check(now)
         r = await gw.call("positions_get")
         self._link_state(r.ok, now)
         if not r.ok or r.value is None:
@@ -236,11 +241,14 @@ class Supervisor:
         book = self.ownership.sort(rec.present.values(), trades)
         self.ownership.forget(rec.gone)
         self.strays.forget(set(rec.gone))
+        self.guard.forget(rec.gone)
         self._mains = book.mains
         live = set(self.actors) | set(book.mains) | set(self.quarantined)
         symbols = {p.symbol for p in book.mains.values()}
         symbols |= {a.trade.symbol for a in self.actors.values()}
         symbols |= self.strays.symbols(book, live)
+        flatten = self.guard.targets(rec.present, book, set(self.actors), self.quarantined)
+        symbols |= {p.symbol for p in flatten}
         new_bars = await self._refresh_feeds(symbols, now)
         if not self.ctx.clock_known():
             # the broker has not told its time yet: nothing is stamped with a guess
@@ -252,6 +260,7 @@ class Supervisor:
         if self._nursery is not None:
             self.strays.handle(book, set(self.actors) | set(book.mains) | set(self.quarantined),
                                now, self._nursery)
+            self.guard.sweep(flatten, now, self._nursery)
         if self.foreign is not None and self.foreign.due(now):
             await self.foreign.check(now, [a.trade for a in self.actors.values()])
             if self.foreign.halted and not self.halted:
@@ -276,7 +285,8 @@ class Supervisor:
         spawned = vanished = delivered = 0
         deep_left = self.s.max_deep_checks_per_cycle
         account = self.account
-        permissions = (account.hedging, account.trade_allowed)  # not the moving margin
+        lock = self.guard.lock
+        permissions = (account.hedging, account.trade_allowed, lock)  # not the moving margin
         for ticket in sorted(set(self.actors) | set(book.mains)):
             if ticket in self.quarantined or ticket in unresolved:
                 continue
@@ -309,7 +319,7 @@ class Supervisor:
                 deep_left -= 1
             self._delivered[ticket] = sig
             delivered += 1
-            actor.deliver(CycleInput(now, main, hedge, readd, view, account))
+            actor.deliver(CycleInput(now, main, hedge, readd, view, account, lock))
         return spawned, vanished, delivered
 
     def _may_manage(self, ticket: int, now: float) -> bool:
