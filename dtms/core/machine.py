@@ -71,6 +71,8 @@ class Rule(enum.Enum):
     L2_RECOVERED = "l2_recovered"
     WARN_L1 = "warning_l1"
     WARN_L2 = "warning_l2"
+    NO_HEDGE_CLOSE = "hedge_replaced_close"
+    NO_HEDGE_STOP = "hedge_replaced_stop"
     HEDGE = "hedge"
 
 
@@ -164,6 +166,20 @@ TABLE: tuple[Transition, ...] = (
         State.WARNING_L2,
         Trigger.SCORE_AT_MOST_L2,
         ("partial_close", "move_sl_breakeven"),
+    ),
+    Transition(
+        Rule.NO_HEDGE_CLOSE,
+        frozenset({State.WARNING_L2}),
+        State.CLOSED,
+        Trigger.NO_HEDGE_CLOSE,
+        ("close_all",),
+    ),
+    Transition(
+        Rule.NO_HEDGE_STOP,
+        frozenset({State.WARNING_L2}),
+        State.WARNING_L2,
+        Trigger.NO_HEDGE_STOP,
+        ("hard_stop",),
     ),
     Transition(
         Rule.HEDGE,

@@ -28,6 +28,8 @@ class Action(enum.Enum):
     CLOSE_HEDGE = "close_hedge"
     CLOSE_ALL = "close_all"
     RE_ADD = "re_add"
+    HARD_STOP = "hard_stop"
+    """The stop that replaces a hedge when hedging is forbidden or impossible."""
 
 
 class Wait(enum.Enum):

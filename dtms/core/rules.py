@@ -36,12 +36,21 @@ from dtms.core.planning import (
     plan_breakeven,
     plan_close_all,
     plan_close_hedge,
+    plan_hard_stop,
     plan_open_hedge,
     plan_partial_close,
     plan_re_add,
     plan_tighten_sl,
 )
-from dtms.core.policy import MachinePolicy, OrphanPolicy, Policy, WeekendPolicy
+from dtms.core.policy import (
+    ActionParams,
+    Hedging,
+    InsteadOfHedge,
+    MachinePolicy,
+    OrphanPolicy,
+    Policy,
+    WeekendPolicy,
+)
 from dtms.core.score import ScoreResult
 from dtms.core.trade import Blocked, Pending, TradeState
 from dtms.core.types import AccountView, State
@@ -63,6 +72,8 @@ class Trigger(enum.Enum):
     SCORE_AT_LEAST_L2_RECOVER = "score >= L2 recovery"
     SCORE_AT_MOST_L1 = "score <= L1 warning"
     SCORE_AT_MOST_L2 = "score <= L2 warning"
+    NO_HEDGE_CLOSE = "hedge trigger, hedging forbidden or netting (instead_of_hedge close)"
+    NO_HEDGE_STOP = "hedge trigger, hedging forbidden or netting (instead_of_hedge hard_stop)"
     SCORE_AT_MOST_HEDGE_OR_CONFLUENCE = "score <= hedge threshold or hedge confluence"
 
 
@@ -117,11 +128,31 @@ def holds(trigger: Trigger, trade: TradeState, f: Facts, policy: Policy) -> str 
         case Trigger.SCORE_AT_MOST_L2:
             return _cmp(s, "<=", m.warning_l2_score)
         case Trigger.SCORE_AT_MOST_HEDGE_OR_CONFLUENCE:
-            if s is None:
-                return None
-            if s.hedge_confluence:
-                return f"hedge confluence (VWAP and volume flipped), score {s.total:.2f}"
-            return _cmp(s, "<=", m.hedge_score)
+            return _hedge_due(s, m)
+        case Trigger.NO_HEDGE_CLOSE | Trigger.NO_HEDGE_STOP:
+            wanted = (InsteadOfHedge.CLOSE if trigger is Trigger.NO_HEDGE_CLOSE
+                      else InsteadOfHedge.HARD_STOP)
+            p = policy.actions
+            why = no_hedge(f, p)
+            due = _hedge_due(s, m) if why and p.instead_of_hedge is wanted else None
+            return f"{due}; {why}: {wanted.value} instead" if due else None
+
+
+def no_hedge(f: Facts, p: ActionParams) -> str | None:
+    """Why this account cannot take a hedge now (forbidden, or netting), else None."""
+    if p.hedging is Hedging.FORBIDDEN:
+        return "hedging is forbidden (actions.hedging)"
+    if f.account is not None and not f.account.hedging:
+        return "a netting account cannot hold a hedge"
+    return None
+
+
+def _hedge_due(s: ScoreResult | None, m: MachinePolicy) -> str | None:
+    if s is None:
+        return None
+    if s.hedge_confluence:
+        return f"hedge confluence (VWAP and volume flipped), score {s.total:.2f}"
+    return _cmp(s, "<=", m.hedge_score)
 
 
 def market_time(trade: TradeState, at: float, policy: Policy) -> float:
@@ -310,7 +341,7 @@ def _plan(
         return [Skip(action, "no market data or main position")], seq, None
     if gave_up:
         skip = Skip(action, f"gave up after {m.max_action_failures} failures this episode")
-        return [], seq, skip if action is Action.OPEN_HEDGE else None
+        return [], seq, skip if action in (Action.OPEN_HEDGE, Action.HARD_STOP) else None
     match action:
         case Action.TIGHTEN_SL:
             planned = plan_tighten_sl(cid(), trade, f.main, f.market, p)
@@ -327,6 +358,10 @@ def _plan(
             )
             if isinstance(planned, Skip):
                 return [], seq, planned
+        case Action.HARD_STOP:
+            planned = plan_hard_stop(cid(), trade, f.main, f.market, m.max_hedges_per_trade, p)
+            if isinstance(planned, Skip):
+                return [], seq, planned  # without its stop the transition does not happen
         case _:
             raise AssertionError(f"unplanned action {action}")
     return [planned], seq, None

@@ -71,8 +71,8 @@ class AccountWatch:
         self.login, self.known = int(acc.login), True
         if not hedging and (before.hedging or first):
             self._log.warning(f"account {acc.login} is a netting account: an opposite order "
-                              "would net the position, so dtms will tighten stops and close "
-                              "partials but never hedge")
+                              "would net the position, so dtms never hedges; the hedge step "
+                              "is replaced by [actions] instead_of_hedge")
         if reason and reason != self.disabled:
             self._log.error(f"TRADING DISABLED: {reason}; every action waits until it is "
                             "back (positions keep their stops)")

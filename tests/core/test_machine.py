@@ -21,7 +21,7 @@ from dtms.core.messages import (
     OpenHedge,
     Wait,
 )
-from dtms.core.policy import Policy
+from dtms.core.policy import InsteadOfHedge, Policy
 from dtms.core.score import FlipState
 from dtms.core.trade import TradeState, new_trade
 from dtms.core.types import Side, State
@@ -223,8 +223,11 @@ def test_main_vanished_without_hedge_closes_without_commands() -> None:
 
 
 def test_netting_account_refuses_the_hedge_once_and_clearly() -> None:
+    # with instead_of_hedge = none; the other replacements: test_guard_hedging.py
     d = _driver_in(State.WARNING_L2)
     d.account = NETTING
+    d.policy = replace(POLICY, actions=replace(POLICY.actions,
+                                               instead_of_hedge=InsteadOfHedge.NONE))
     first = d.evaluate(-7.0)
     second = d.evaluate(-7.0)
     assert d.trade.state is State.WARNING_L2
