@@ -92,103 +92,30 @@ class Transition:
     """It fires whatever back-off another action's failure set (its own failures back off)."""
 
 
+_L1, _L2, _HEDGED, _REC = (frozenset({s}) for s in (State.WARNING_L1, State.WARNING_L2,
+                                                      State.HEDGED, State.RECOVERING))
+T, R, S, G = Transition, Rule, State, Trigger
+
 TABLE: tuple[Transition, ...] = (
-    Transition(
-        Rule.MAIN_VANISHED, OPEN, State.CLOSED, Trigger.MAIN_VANISHED, ("close_all",), fact=True
-    ),
-    Transition(
-        Rule.HEDGE_VANISHED, frozenset({State.HEDGED}), State.WARNING_L2, Trigger.HEDGE_VANISHED,
-        (), fact=True,
-    ),
-    Transition(
-        Rule.GUARD, OPEN, State.CLOSED, Trigger.GUARD_LOCKED, ("close_all",), urgent=True
-    ),
-    Transition(Rule.CHOCH, OPEN, State.CLOSED, Trigger.CHOCH_AGAINST, ("close_all",)),
-    Transition(
-        Rule.FLAT_TIMER,
-        frozenset({State.HEDGED}),
-        State.CLOSED,
-        Trigger.FLAT_TIMER_EXPIRED,
-        ("close_all",),
-    ),
-    Transition(
-        Rule.WEEKEND,
-        frozenset({State.HEDGED}),
-        State.CLOSED,
-        Trigger.WEEKLY_CLOSE_NEAR,
-        ("close_all",),
-    ),
-    Transition(
-        Rule.RECOVERED,
-        frozenset({State.RECOVERING}),
-        State.HEALTHY,
-        Trigger.RECOVERY_EXPIRED_SCORE_OK,
-        ("re_add",),
-    ),
-    Transition(
-        Rule.NOT_RECOVERED,
-        frozenset({State.RECOVERING}),
-        State.CLOSED,
-        Trigger.RECOVERY_EXPIRED_SCORE_LOW,
-        ("close_all",),
-    ),
-    Transition(
-        Rule.STRUCTURE_RESUMED,
-        frozenset({State.HEDGED}),
-        State.RECOVERING,
-        Trigger.BOS_IN_FAVOUR_AFTER_HEDGE,
-        ("close_hedge",),
-    ),
-    Transition(
-        Rule.L1_RECOVERED,
-        frozenset({State.WARNING_L1}),
-        State.HEALTHY,
-        Trigger.SCORE_AT_LEAST_L1_RECOVER,
-        (),
-    ),
-    Transition(
-        Rule.L2_RECOVERED,
-        frozenset({State.WARNING_L2}),
-        State.WARNING_L1,
-        Trigger.SCORE_AT_LEAST_L2_RECOVER,
-        (),
-    ),
-    Transition(
-        Rule.WARN_L1,
-        frozenset({State.HEALTHY}),
-        State.WARNING_L1,
-        Trigger.SCORE_AT_MOST_L1,
-        ("tighten_sl",),
-    ),
-    Transition(
-        Rule.WARN_L2,
-        frozenset({State.WARNING_L1}),
-        State.WARNING_L2,
-        Trigger.SCORE_AT_MOST_L2,
-        ("partial_close", "move_sl_breakeven"),
-    ),
-    Transition(
-        Rule.NO_HEDGE_CLOSE,
-        frozenset({State.WARNING_L2}),
-        State.CLOSED,
-        Trigger.NO_HEDGE_CLOSE,
-        ("close_all",),
-    ),
-    Transition(
-        Rule.NO_HEDGE_STOP,
-        frozenset({State.WARNING_L2}),
-        State.WARNING_L2,
-        Trigger.NO_HEDGE_STOP,
-        ("hard_stop",),
-    ),
-    Transition(
-        Rule.HEDGE,
-        frozenset({State.WARNING_L2}),
-        State.HEDGED,
-        Trigger.SCORE_AT_MOST_HEDGE_OR_CONFLUENCE,
-        ("open_hedge",),
-    ),
+    T(R.MAIN_VANISHED, OPEN, S.CLOSED, G.MAIN_VANISHED, ("close_all",), fact=True),
+    T(R.HEDGE_VANISHED, _HEDGED, S.WARNING_L2, G.HEDGE_VANISHED, (), fact=True),
+    T(R.GUARD, OPEN, S.CLOSED, G.GUARD_LOCKED, ("close_all",), urgent=True),
+    T(R.CHOCH, OPEN, S.CLOSED, G.CHOCH_AGAINST, ("close_all",)),
+    T(R.FLAT_TIMER, _HEDGED, S.CLOSED, G.FLAT_TIMER_EXPIRED, ("close_all",)),
+    T(R.WEEKEND, _HEDGED, S.CLOSED, G.WEEKLY_CLOSE_NEAR, ("close_all",)),
+    T(R.RECOVERED, _REC, S.HEALTHY, G.RECOVERY_EXPIRED_SCORE_OK, ("re_add",)),
+    T(R.NOT_RECOVERED, _REC, S.CLOSED, G.RECOVERY_EXPIRED_SCORE_LOW, ("close_all",)),
+    T(R.STRUCTURE_RESUMED, _HEDGED, S.RECOVERING, G.BOS_IN_FAVOUR_AFTER_HEDGE, ("close_hedge",)),
+    T(R.L1_RECOVERED, _L1, S.HEALTHY, G.SCORE_AT_LEAST_L1_RECOVER, ()),
+    T(R.L2_RECOVERED, _L2, S.WARNING_L1, G.SCORE_AT_LEAST_L2_RECOVER, ()),
+    T(R.WARN_L1, frozenset({S.HEALTHY}), S.WARNING_L1, G.SCORE_AT_MOST_L1, ("tighten_sl",)),
+    T(R.WARN_L2, _L1, S.WARNING_L2, G.SCORE_AT_MOST_L2, ("partial_close", "move_sl_breakeven")),
+    T(R.NO_HEDGE_CLOSE, _L2, S.CLOSED, G.NO_HEDGE_CLOSE, ("close_all",)),
+    T(R.NO_HEDGE_STOP, _L2, S.WARNING_L2, G.NO_HEDGE_STOP, ("hard_stop",)),
+    T(R.HEDGE, _L2, S.HEDGED, G.SCORE_AT_MOST_HEDGE_OR_CONFLUENCE, ("open_hedge",)),
 )
+"""The transition table, in priority order (one row a line: it is read like the README's)."""
+del T, R, S, G
 
 
 _BY_STATE: dict[State, tuple[Transition, ...]] = {
