@@ -21,11 +21,13 @@ from dtms.configload import build
 from dtms.core.guard_limits import GuardSettings
 from dtms.core.indicators import IndicatorParams
 from dtms.core.layers import ScoreParams
+from dtms.core.news import NewsPolicy
 from dtms.core.params import knob
 from dtms.core.policy import ActionParams, MachinePolicy, Policy
 from dtms.core.regime import RegimeParams
 from dtms.errors import ConfigError
 from dtms.runtime.gateway_settings import GatewaySettings
+from dtms.runtime.scope import ScopeSettings
 from dtms.runtime.settings import (
     JournalSettings,
     LogSettings,
@@ -73,6 +75,8 @@ class Settings:
     machine: MachinePolicy = field(default_factory=MachinePolicy)
     actions: ActionParams = field(default_factory=ActionParams)
     guard: GuardSettings = field(default_factory=GuardSettings)
+    news: NewsPolicy = field(default_factory=NewsPolicy)
+    scope: ScopeSettings = field(default_factory=ScopeSettings)
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
     supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
     market_data: MarketDataSettings = field(default_factory=MarketDataSettings)
@@ -82,7 +86,7 @@ class Settings:
     @property
     def policy(self) -> Policy:
         """The state machine's policy."""
-        return Policy(self.machine, self.actions)
+        return Policy(self.machine, self.actions, self.news)
 
 
 def parse_settings(text: str, source: str = DEFAULT_PATH) -> Settings:

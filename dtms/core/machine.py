@@ -40,6 +40,7 @@ from dtms.core.messages import (
     Observed,
     Wait,
 )
+from dtms.core.news import in_blackout
 from dtms.core.pending import (
     WAIT_NOTICE,
     TransitionRecord,
@@ -64,6 +65,7 @@ class Rule(enum.Enum):
     CHOCH = "choch_against"
     FLAT_TIMER = "flat_timer_expired"
     WEEKEND = "weekend_flatten"
+    NEWS = "news_flatten"
     RECOVERED = "recovered"
     NOT_RECOVERED = "not_recovered"
     STRUCTURE_RESUMED = "structure_resumed"
@@ -103,6 +105,7 @@ TABLE: tuple[Transition, ...] = (
     T(R.CHOCH, OPEN, S.CLOSED, G.CHOCH_AGAINST, ("close_all",)),
     T(R.FLAT_TIMER, _HEDGED, S.CLOSED, G.FLAT_TIMER_EXPIRED, ("close_all",)),
     T(R.WEEKEND, _HEDGED, S.CLOSED, G.WEEKLY_CLOSE_NEAR, ("close_all",)),
+    T(R.NEWS, OPEN, S.CLOSED, G.NEWS_NEAR, ("close_all",)),
     T(R.RECOVERED, _REC, S.HEALTHY, G.RECOVERY_EXPIRED_SCORE_OK, ("re_add",)),
     T(R.NOT_RECOVERED, _REC, S.CLOSED, G.RECOVERY_EXPIRED_SCORE_LOW, ("close_all",)),
     T(R.STRUCTURE_RESUMED, _HEDGED, S.RECOVERING, G.BOS_IN_FAVOUR_AFTER_HEDGE, ("close_hedge",)),
@@ -293,21 +296,33 @@ def track_market(trade: TradeState, market: MarketFacts | None, policy: Policy
     return changes
 
 
-def _cleared(trade: TradeState, facts: Facts) -> TradeState:
+def _passed(wait: Wait, market: MarketFacts | None, account: AccountView | None, at: float,
+            policy: Policy) -> bool | None:
+    """Whether a wait's cause has passed; None for a wait re-planned from fresh facts."""
+    match wait:
+        case Wait.MARKET_CLOSED:
+            return market is not None and not market.closed
+        case Wait.STALE_DATA:
+            return market is not None and not market.stale
+        case Wait.TRADING_DISABLED:
+            return account is not None and account.trade_allowed
+        case Wait.WIDE_SPREAD:
+            return market is not None and not market.wide_spread
+        case Wait.NEWS:
+            minutes = policy.news.blackout_minutes
+            return market is not None and in_blackout(market.news, at, minutes) is None
+        case _:
+            return None
+
+
+def _cleared(trade: TradeState, facts: Facts, policy: Policy) -> TradeState:
     """Forget a wait whose cause is gone (its note may be given again in a later episode)."""
     blocked = trade.blocked
     if blocked is None:
         return trade
-    market, account = facts.market, facts.account
-    match blocked.wait:
-        case Wait.STALE_DATA:
-            gone = market is not None and not market.stale
-        case Wait.MARKET_CLOSED:
-            gone = market is not None and not market.closed
-        case Wait.TRADING_DISABLED:
-            gone = account is not None and account.trade_allowed
-        case _:
-            gone = facts.fresh  # re-planned from fresh facts at the next deep check
+    gone = _passed(blocked.wait, facts.market, facts.account, facts.at, policy)
+    if gone is None:
+        gone = facts.fresh  # re-planned from fresh facts at the next deep check
     if not gone:
         return trade
     key = f"{WAIT_NOTICE}{blocked.rule}:{blocked.wait.name}"
@@ -315,7 +330,7 @@ def _cleared(trade: TradeState, facts: Facts) -> TradeState:
 
 
 def _decide(trade: TradeState, facts: Facts, policy: Policy) -> Decision:
-    trade = _cleared(trade, facts)
+    trade = _cleared(trade, facts, policy)
     if trade.pending is not None:
         new, notes, record, decided = resolve(trade, facts, policy)
         return Decision(new, notes=notes, transition=record, resolved=decided)
@@ -364,26 +379,21 @@ def wants_early_check(
     return flip_against or adverse > m.early_check_adverse_move
 
 
-def wants_recheck(trade: TradeState, market: MarketFacts | None,
-                  account: AccountView | None) -> bool:
+def wants_recheck(trade: TradeState, market: MarketFacts | None, account: AccountView | None,
+                  at: float, policy: Policy) -> bool:
     """Whether a transition that waited should be re-planned now (by an early deep check).
 
-    A closed market, stale data or disabled trading must be gone first; any other wait (a
-    request that never left the queue, a frozen position, a position that changed) is
-    re-planned from fresh facts at the next check.
+    A closed market, stale data, disabled trading, a wide spread or a news blackout must be
+    gone first; any other wait (a request that never left the queue, a frozen position, a
+    position that changed) is re-planned from fresh facts at the next check.
     """
     blocked = trade.blocked
     if blocked is None or not trade.is_open or trade.pending is not None:
         return False
-    match blocked.wait:
-        case Wait.MARKET_CLOSED:
-            return market is not None and not market.closed
-        case Wait.STALE_DATA:
-            return market is not None and not market.stale and not market.closed
-        case Wait.TRADING_DISABLED:
-            return account is not None and account.trade_allowed
-        case _:
-            return True
+    if blocked.wait is Wait.STALE_DATA and market is not None and market.closed:
+        return False
+    gone = _passed(blocked.wait, market, account, at, policy)
+    return True if gone is None else gone
 
 
 def table_rows() -> list[tuple[str, str, str, str, str]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from dtms.core.news import NewsEvent
 from dtms.core.score import FlipState, ScoreResult
 from dtms.core.types import AccountView, PositionView, Quote, Side, SymbolSpec
 
@@ -46,6 +47,8 @@ class Wait(enum.Enum):
     NOT_SENT = "the request was not sent (its deadline passed in the queue)"
     CHANGED = "the position changed since the decision"
     HALTED = "dtms halted its actions"
+    WIDE_SPREAD = "the spread is far above its typical value"
+    NEWS = "a high-impact news event is near"
 
 
 class Role(enum.Enum):
@@ -160,6 +163,11 @@ class MarketFacts:
     closed: bool = False
     """The symbol does not trade now (market closed, a break, or it answered 10018 and has not
     ticked since): nothing is sent, closes included, until it trades again."""
+    wide_spread: bool = False
+    """The spread is above ``spread_filter_multiple`` times its typical value: no new defensive
+    order (closes excepted) until it narrows."""
+    news: tuple[NewsEvent, ...] = ()
+    """Calendar events near now that concern this symbol (broker time)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from dtms.core.news import NewsPolicy
 from dtms.core.params import knob
 
 
@@ -162,3 +163,4 @@ class Policy:
 
     machine: MachinePolicy = field(default_factory=MachinePolicy)
     actions: ActionParams = field(default_factory=ActionParams)
+    news: NewsPolicy = field(default_factory=NewsPolicy)

@@ -28,6 +28,7 @@ from dtms.core.messages import (
     Role,
     Wait,
 )
+from dtms.core.news import NewsFlatten, describe, flatten_due, in_blackout
 from dtms.core.pending import WAIT_NOTICE, TransitionRecord, commit, in_flight
 from dtms.core.planning import (
     Hold,
@@ -65,6 +66,7 @@ class Trigger(enum.Enum):
     CHOCH_AGAINST = "CHOCH against the trade"
     FLAT_TIMER_EXPIRED = "flat timer expired"
     WEEKLY_CLOSE_NEAR = "weekly close within the flatten window (weekend_policy)"
+    NEWS_NEAR = "high-impact news within news.flatten_minutes (news.flatten)"
     RECOVERY_EXPIRED_SCORE_OK = "recovery timer expired and score >= recovered"
     RECOVERY_EXPIRED_SCORE_LOW = "recovery timer expired and score < recovered"
     BOS_IN_FAVOUR_AFTER_HEDGE = "BOS in favour on a bar closed after the hedge opened"
@@ -104,6 +106,13 @@ def holds(trigger: Trigger, trade: TradeState, f: Facts, policy: Policy) -> str 
             near = left <= m.weekend_flatten_minutes * 60.0
             return f"weekly close in {left / 60:.0f} min (weekend_policy flatten_hedged)" \
                 if near else None
+        case Trigger.NEWS_NEAR:
+            n = policy.news
+            if n.flatten is NewsFlatten.NONE or f.market is None or (
+                    n.flatten is NewsFlatten.HEDGED and trade.state is not State.HEDGED):
+                return None
+            event = flatten_due(f.market.news, f.at, n.flatten_minutes)
+            return f"{describe(event, f.at)} (news.flatten {n.flatten.value})" if event else None
         case Trigger.RECOVERY_EXPIRED_SCORE_OK | Trigger.RECOVERY_EXPIRED_SCORE_LOW:
             d = trade.recovery_deadline
             if d is None or market_time(trade, f.at, policy) < d:
@@ -191,6 +200,7 @@ def _fmt(v: float | None) -> str:
 
 
 _CLOSES = frozenset({"close_all", "close_hedge"})
+_OPENS = frozenset({"open_hedge", "re_add"})
 
 Fired = tuple[TradeState, tuple[Command, ...], tuple[Note, ...], TransitionRecord | None]
 
@@ -224,10 +234,10 @@ def fire(
     if actions and not fact and backing_off:
         return trade, (), (), None  # backing off: nothing is re-sent before the next deep check
     if actions:
-        wait = _waits_for(actions, f)
+        wait = waits_for(actions, f, policy)
         if wait is not None:
-            return _hold(trade, rule, Hold(Action(actions[0]), wait, _wait_text(wait, trade)),
-                         f.at)
+            text = _wait_text(wait, trade, f, policy)
+            return _hold(trade, rule, Hold(Action(actions[0]), wait, text), f.at)
     commands: list[Command] = []
     notes: list[Note] = []
     seq = trade.seq
@@ -256,29 +266,47 @@ def fire(
     return replace(trade, pending=pending, blocked=None), tuple(commands), tuple(notes), None
 
 
-def _waits_for(actions: tuple[str, ...], f: Facts) -> Wait | None:
+def waits_for(actions: tuple[str, ...], f: Facts, policy: Policy) -> Wait | None:
     """A passing condition that keeps this transition's orders from being sent now.
 
     Nothing reaches a broker whose account may not trade or whose symbol is closed (closes
-    included: they are sent once when it trades again). Stale data blocks new defensive
-    actions only; closes that are due still run.
+    included: they are sent once when it trades again). Stale data and a spread far above its
+    typical value block new defensive actions only; closes that are due still run. Near
+    high-impact news nothing opens exposure (a hedge, a re-add).
     """
     if f.account is not None and not f.account.trade_allowed:
         return Wait.TRADING_DISABLED
-    if f.market is not None and f.market.closed:
+    market = f.market
+    if market is None:
+        return None
+    if market.closed:
         return Wait.MARKET_CLOSED
     defensive = any(a not in _CLOSES for a in actions)
-    if defensive and f.market is not None and f.market.stale:
+    if defensive and market.stale:
         return Wait.STALE_DATA
+    if defensive and market.wide_spread:
+        return Wait.WIDE_SPREAD
+    if market.news and any(a in _OPENS for a in actions) and in_blackout(
+            market.news, f.at, policy.news.blackout_minutes) is not None:
+        return Wait.NEWS
     return None
 
 
-def _wait_text(wait: Wait, trade: TradeState) -> str:
+def _wait_text(wait: Wait, trade: TradeState, f: Facts, policy: Policy) -> str:
     match wait:
         case Wait.STALE_DATA:
             return f"market data for {trade.symbol} is stale; new actions wait for fresh data"
         case Wait.MARKET_CLOSED:
             return f"{trade.symbol} is not trading now; sent once it trades again"
+        case Wait.NEWS:
+            event = in_blackout(f.market.news if f.market else (), f.at,
+                                policy.news.blackout_minutes)
+            about = describe(event, f.at) if event else wait.value
+            return (f"{about}: no new exposure within {policy.news.blackout_minutes:g} min of "
+                    "it; planned again once that passes")
+        case Wait.WIDE_SPREAD:
+            return (f"the spread of {trade.symbol} is far above its typical value; new "
+                    "defensive orders wait until it narrows (closes do not)")
         case _:
             return f"{wait.value}; sent once that passes"
 

@@ -43,6 +43,7 @@ from dtms.core.trade import TradeState, new_trade
 from dtms.core.types import AccountView, PositionView, State
 from dtms.runtime.account import AccountWatch, ForeignWatch
 from dtms.runtime.actor import ActorContext, CycleInput, TradeActor
+from dtms.runtime.calendar import Calendar
 from dtms.runtime.cycles import CycleReport, CycleTimes
 from dtms.runtime.events import EventKind, OperatorEvent, Severity
 from dtms.runtime.guard import AccountGuard
@@ -50,6 +51,7 @@ from dtms.runtime.identity import Book, Ownership
 from dtms.runtime.market_data import FeedView, SymbolFeed
 from dtms.runtime.positions import position_view
 from dtms.runtime.presence import Presence
+from dtms.runtime.scope import Scope, ScopeSettings, SpreadWatch
 from dtms.runtime.settings import MarketDataSettings, SupervisorSettings
 from dtms.runtime.strays import Strays
 
@@ -62,7 +64,8 @@ class Supervisor:
     def __init__(self, ctx: ActorContext, settings: SupervisorSettings,
                  md_settings: MarketDataSettings, ind_params: IndicatorParams,
                  regime_params: RegimeParams, *, actor_factory: ActorFactory = TradeActor,
-                 guard: GuardSettings | None = None) -> None:
+                 guard: GuardSettings | None = None, scope: ScopeSettings | None = None,
+                 calendar: Calendar | None = None) -> None:
         self.ctx = ctx
         self.s = settings
         self.md = md_settings
@@ -89,6 +92,10 @@ class Supervisor:
         self.halted = ""
         """Why dtms stopped acting ("" while it acts)."""
         self.guard = AccountGuard(ctx, guard or GuardSettings())
+        self.scope = Scope(scope or ScopeSettings())
+        self.spreads = SpreadWatch(scope or ScopeSettings())
+        self.calendar = calendar or Calendar(ctx.policy.news)
+        self._outside: set[int] = set()
         self._epoch = -1
         self._link_down_since: float | None = None
         self._nursery: trio.Nursery | None = None
@@ -201,7 +208,8 @@ class Supervisor:
         self.guard.forget(rec.gone)
         self._mains = book.mains
         live = set(self.actors) | set(book.mains) | set(self.quarantined)
-        symbols = {p.symbol for p in book.mains.values()}
+        outside = self._out_of_scope(book)
+        symbols = {p.symbol for t, p in book.mains.items() if t not in outside}
         symbols |= {a.trade.symbol for a in self.actors.values()}
         symbols |= self.strays.symbols(book, live)
         flatten = self.guard.targets(rec.present, book, set(self.actors), self.quarantined)
@@ -213,7 +221,11 @@ class Supervisor:
             return self.last_report
         self.active_symbols = symbols
         views = {sym: self.feeds[sym].view(now) for sym in symbols if sym in self.feeds}
-        spawned, vanished, delivered = self._deliver(book, views, rec.unresolved, now)
+        self.calendar.refresh()
+        for view in views.values():
+            if view is not None and view.quote is not None:
+                self.spreads.observe(view.symbol, view.quote, now)
+        spawned, vanished, delivered = self._deliver(book, views, rec.unresolved | outside, now)
         if self._nursery is not None:
             self.strays.handle(book, set(self.actors) | set(book.mains) | set(self.quarantined),
                                now, self._nursery)
@@ -260,10 +272,13 @@ class Supervisor:
             hedge = _pick(book.hedges.get(ticket, []), known_hedge)
             readd = _pick(book.readds.get(ticket, []), actor.trade.readd_ticket)
             view = views.get(actor.trade.symbol)
+            wide = self.spreads.wide(actor.trade.symbol, view.quote if view else None)
+            news = self.calendar.near(actor.trade.symbol, now)
             # an unchanged slice of the snapshot is not worth waking the actor for, until it
             # is due (a fast check, a timer, a command at the broker, a wait to re-plan)
             sig = (_facts(main), _facts(hedge), _facts(readd), permissions,
-                   (view.m5_time, view.m15_close, view.stale, view.closed) if view else None)
+                   (view.m5_time, view.m15_close, view.stale, view.closed) if view else None,
+                   wide, news)
             before = self._delivered.get(ticket)
             if sig == before and now < actor.due_at():
                 continue
@@ -276,8 +291,23 @@ class Supervisor:
                 deep_left -= 1
             self._delivered[ticket] = sig
             delivered += 1
-            actor.deliver(CycleInput(now, main, hedge, readd, view, account, lock))
+            actor.deliver(CycleInput(now, main, hedge, readd, view, account, lock, wide, news))
         return spawned, vanished, delivered
+
+    def _out_of_scope(self, book: Book) -> frozenset[int]:
+        """New positions ``[scope]`` leaves alone (said once each); managed ones stay managed."""
+        out = set()
+        for ticket, pos in book.mains.items():
+            if ticket in self.actors or ticket in self.quarantined:
+                continue
+            why = self.scope.outside(pos)
+            if why:
+                out.add(ticket)
+                if ticket not in self._outside:
+                    self.log.info(f"#{ticket} {pos.symbol} is outside the scope ({why}): not "
+                                  "managed")
+        self._outside = out
+        return frozenset(out)
 
     def _may_manage(self, ticket: int, now: float) -> bool:
         """A ticket whose trade closed is managed again only if the broker keeps listing it."""
