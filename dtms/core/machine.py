@@ -73,6 +73,7 @@ class Rule(enum.Enum):
     L2_RECOVERED = "l2_recovered"
     WARN_L1 = "warning_l1"
     WARN_L2 = "warning_l2"
+    HEDGE_OVER_LIMIT = "hedge_replaced_risk"
     NO_HEDGE_CLOSE = "hedge_replaced_close"
     NO_HEDGE_STOP = "hedge_replaced_stop"
     HEDGE = "hedge"
@@ -113,6 +114,7 @@ TABLE: tuple[Transition, ...] = (
     T(R.L2_RECOVERED, _L2, S.WARNING_L1, G.SCORE_AT_LEAST_L2_RECOVER, ()),
     T(R.WARN_L1, frozenset({S.HEALTHY}), S.WARNING_L1, G.SCORE_AT_MOST_L1, ("tighten_sl",)),
     T(R.WARN_L2, _L1, S.WARNING_L2, G.SCORE_AT_MOST_L2, ("partial_close", "move_sl_breakeven")),
+    T(R.HEDGE_OVER_LIMIT, _L2, S.CLOSED, G.HEDGE_OVER_LIMIT, ("close_all",)),
     T(R.NO_HEDGE_CLOSE, _L2, S.CLOSED, G.NO_HEDGE_CLOSE, ("close_all",)),
     T(R.NO_HEDGE_STOP, _L2, S.WARNING_L2, G.NO_HEDGE_STOP, ("hard_stop",)),
     T(R.HEDGE, _L2, S.HEDGED, G.SCORE_AT_MOST_HEDGE_OR_CONFLUENCE, ("open_hedge",)),

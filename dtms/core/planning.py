@@ -275,6 +275,26 @@ def plan_hard_stop(
     return ModifyStops(cid, Action.HARD_STOP, main.ticket, trade.symbol, sl, main.tp)
 
 
+def hedge_worst_case(main: PositionView, market: MarketFacts, p: ActionParams) -> float | None:
+    """What the hedge ``plan_open_hedge`` would open loses at its stop, in account money.
+
+    Money per price unit and lot is read from the main position's own profit (the broker's
+    valuation, conversion included); when the price has barely moved from the entry, from the
+    contract size (a symbol quoted in the account currency). None without an ATR.
+    """
+    spec, atr = market.spec, market.atr_m15
+    if atr is None or atr <= 0:
+        return None
+    volume = min(spec.volume_nearest(main.volume * p.hedge_ratio),
+                 spec.volume_down(spec.volume_max))
+    moved = abs(main.price_current - main.price_open)
+    per_unit = spec.contract_size
+    if moved >= 10 * spec.point and main.volume > 0 and main.profit != 0:
+        per_unit = abs(main.profit) / (moved * main.volume)
+    spread = market.quote.ask - market.quote.bid
+    return volume * (p.hedge_sl_atr * atr + spread) * per_unit
+
+
 def plan_close_hedge(cid: str, trade: TradeState, hedge: PositionView | None) -> Planned:
     """Close the hedge in full."""
     if hedge is None:

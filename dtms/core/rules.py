@@ -33,6 +33,7 @@ from dtms.core.pending import WAIT_NOTICE, TransitionRecord, commit, in_flight
 from dtms.core.planning import (
     Hold,
     Skip,
+    hedge_worst_case,
     hold_if_frozen,
     plan_breakeven,
     plan_close_all,
@@ -74,6 +75,7 @@ class Trigger(enum.Enum):
     SCORE_AT_LEAST_L2_RECOVER = "score >= L2 recovery"
     SCORE_AT_MOST_L1 = "score <= L1 warning"
     SCORE_AT_MOST_L2 = "score <= L2 warning"
+    HEDGE_OVER_LIMIT = "hedge trigger, the hedge's stop-loss would breach the daily loss limit"
     NO_HEDGE_CLOSE = "hedge trigger, hedging forbidden or netting (instead_of_hedge close)"
     NO_HEDGE_STOP = "hedge trigger, hedging forbidden or netting (instead_of_hedge hard_stop)"
     SCORE_AT_MOST_HEDGE_OR_CONFLUENCE = "score <= hedge threshold or hedge confluence"
@@ -138,6 +140,18 @@ def holds(trigger: Trigger, trade: TradeState, f: Facts, policy: Policy) -> str 
             return _cmp(s, "<=", m.warning_l2_score)
         case Trigger.SCORE_AT_MOST_HEDGE_OR_CONFLUENCE:
             return _hedge_due(s, m)
+        case Trigger.HEDGE_OVER_LIMIT:
+            due = _hedge_due(s, m)
+            room = f.account.loss_room if f.account is not None else None
+            if due is None or room is None or f.main is None or f.market is None or \
+                    no_hedge(f, policy.actions) is not None:
+                return None
+            worst = hedge_worst_case(f.main, f.market, policy.actions)
+            if worst is None or worst <= room:
+                return None
+            cur = f.account.currency if f.account else ""
+            return (f"{due}; the hedge's stop-loss would lose about {worst:,.2f} {cur}, more than "
+                    f"the {room:,.2f} {cur} the daily loss limit leaves: close instead")
         case Trigger.NO_HEDGE_CLOSE | Trigger.NO_HEDGE_STOP:
             wanted = (InsteadOfHedge.CLOSE if trigger is Trigger.NO_HEDGE_CLOSE
                       else InsteadOfHedge.HARD_STOP)

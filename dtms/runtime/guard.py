@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from dtms.broker import constants as C
 from dtms.core.guard import (
+    DAILY,
     GuardDecision,
     GuardEventKind,
     GuardState,
@@ -42,7 +43,7 @@ from dtms.core.guard import (
 from dtms.core.guard_limits import FlattenScope, GuardSettings
 from dtms.core.messages import Action, ActionUnknown, ClosePosition, Role
 from dtms.core.policy import OrphanPolicy
-from dtms.core.types import PositionView
+from dtms.core.types import AccountView, PositionView
 from dtms.journal.codec import from_plain, to_plain
 from dtms.runtime.events import EventKind, OperatorEvent, Severity
 from dtms.runtime.execution import ExecContext, Executor
@@ -225,6 +226,17 @@ class AccountGuard:
         """Positions that are gone."""
         for ticket in tickets:
             self._closing.pop(ticket, None)
+
+    def account_view(self, account: AccountView) -> AccountView:
+        """The account as trades plan with it: with the money the daily limit leaves when
+        ``hedge_risk_check`` is on (a hedge whose stop would lose more is replaced by a close)."""
+        if not (self.enabled and self.s.hedge_risk_check) or self.reading is None:
+            return account
+        views = measure(self.state, self.reading.money.equity, self.limits, self.s.warning_at)
+        daily = next((v for v in views if v.name == DAILY), None)
+        if daily is None:
+            return account
+        return replace(account, loss_room=max(daily.distance, 0.0))
 
     # ------------------------------------------------------------------ status
 

@@ -253,7 +253,7 @@ class Supervisor:
                  now: float) -> tuple[int, int, int]:
         spawned = vanished = delivered = 0
         deep_left = self.s.max_deep_checks_per_cycle
-        account = self.account
+        account = self.guard.account_view(self.account)
         lock = self.guard.lock
         permissions = (account.hedging, account.trade_allowed, lock)  # not the moving margin
         for ticket in sorted(set(self.actors) | set(book.mains)):

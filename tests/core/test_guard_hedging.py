@@ -16,6 +16,7 @@ from dtms.core.messages import (
     NoteKind,
     OpenHedge,
 )
+from dtms.core.planning import hedge_worst_case
 from dtms.core.policy import Hedging, InsteadOfHedge, Policy
 from dtms.core.trade import new_trade
 from dtms.core.types import AccountView, State
@@ -123,3 +124,36 @@ def test_none_refuses_a_forbidden_hedge_once_and_clearly() -> None:
     blocked = [n for n in first.notes if n.kind is NoteKind.BLOCKED]
     assert len(blocked) == 1 and "hedging is forbidden" in blocked[0].text
     assert second.notes == ()
+
+
+# ----------------------------------------------------------------------------- the guard's room
+
+
+def test_the_hedges_worst_case_is_valued_by_the_brokers_own_profit() -> None:
+    main = position(price_current=1.09800, profit=-200.0)  # 20 pips down on 1 lot: $10 a pip
+    worst = hedge_worst_case(main, Driver(new_trade(main, T0), main).market(), POLICY.actions)
+    # 0.5 lot, its stop 0.5 ATR (10 pips) plus the spread (1 pip) away: 11 pips at $5
+    assert worst == pytest.approx(0.5 * (0.5 * ATR + 0.00010) * 100_000)
+
+
+@pytest.mark.parametrize(("margin", "replaced"), [(-1.0, True), (1.0, False), (None, False)])
+def test_a_hedge_whose_stop_would_breach_the_daily_limit_is_replaced_by_a_close(
+        margin: float | None, replaced: bool) -> None:
+    d = _in_l2(POLICY, HEDGING)
+    assert d.main is not None
+    worst = hedge_worst_case(d.main, d.market(), POLICY.actions)
+    assert worst is not None and worst > 0
+    d.account = replace(HEDGING, loss_room=None if margin is None else worst + margin)
+    decision = d.evaluate(-6.0)
+    if replaced:
+        assert decision.started is Rule.HEDGE_OVER_LIMIT and d.trade.state is State.CLOSED
+        assert "would lose about" in d.trade.close_reason
+        assert not [c for c in d.sent if isinstance(c, OpenHedge)]
+    else:
+        assert decision.started is Rule.HEDGE and d.trade.state is State.HEDGED
+
+
+def test_the_guards_room_does_not_matter_where_no_hedge_is_possible() -> None:
+    d = _in_l2(_policy(Hedging.FORBIDDEN, InsteadOfHedge.HARD_STOP),
+               replace(HEDGING, loss_room=0.0))
+    assert d.evaluate(-6.0).started is Rule.NO_HEDGE_STOP

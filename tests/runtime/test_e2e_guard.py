@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import trio
 import trio.testing
 
@@ -151,3 +152,22 @@ async def test_flatten_scope_account_also_closes_positions_dtms_leaves_alone(
         await h.until(lambda: bool(h.app.supervisor.guard.lock), within=HOUR, what="the lock")
         await h.until(lambda: h.position(ignored) is None, within=120, what="the ignored one")
         assert h.state(ignored) is None  # closed by the guard, never managed as a trade
+
+
+async def test_with_hedge_risk_check_trades_plan_with_the_room_the_daily_limit_leaves(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with simulated(tmp_path, autojump_clock, symbols=("EURUSD", "GBPUSD"),
+                         settings=_guarded(hedge_risk_check=True)) as h:
+        await _drop_gbpusd(h, pips=15.0)
+        await trio.sleep(20 * 60)
+        sup = h.app.supervisor
+        daily = sup.guard.status()["limits"]["daily"]
+        room = sup.guard.account_view(sup.account).loss_room
+        assert room is not None and 0 < room < 300.0
+        assert room == pytest.approx(daily["distance"], abs=0.01)
+    (tmp_path / "off").mkdir()
+    async with simulated(tmp_path / "off", autojump_clock, settings=_guarded()) as h:
+        sup = h.app.supervisor
+        await h.settle()
+        assert sup.guard.account_view(sup.account).loss_room is None
