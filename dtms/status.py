@@ -35,7 +35,7 @@ def _guard(conn: sqlite3.Connection, meta: dict[str, Any]) -> dict[str, Any]:
     """The guard as the heartbeat last saw it, its lock as journaled (written before it acts)."""
     guard = dict(meta.get("guard") or {})
     row = conn.execute("SELECT value FROM meta WHERE key='guard'").fetchone()
-    if row is not None:
+    if row is not None and guard.get("enabled", True):  # a guard set off enforces no lock
         saved = json.loads(row[0])
         lock = saved.get("lock")
         guard.update(locked=lock is not None, lock_reason=lock["reason"] if lock else "",

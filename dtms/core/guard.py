@@ -187,13 +187,15 @@ def check(state: GuardState, money: Money, limits: Limits, warning_at: float,
     """Apply one reading of the account.
 
     Args:
-        initial_balance: the account size the limits refer to (0: the first balance seen).
+        initial_balance: the account size the limits refer to (0: the first balance seen,
+            which the state keeps).
         balance_at_reset: the balance at the last reset, rebuilt from the deals since then
             (None: the balance now), used when this reading starts a new day.
     """
     events: list[GuardEvent] = []
     cur = money.currency
-    if state.initial <= 0:
+    if state.initial <= 0 or (initial_balance > 0 and state.initial != initial_balance):
+        # the configured account size wins; else the first balance seen, kept for good
         initial = initial_balance if initial_balance > 0 else money.balance
         state = replace(state, initial=initial, peak=max(state.peak, initial))
     if reset_due(state, money.at, reset_hour):

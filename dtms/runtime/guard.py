@@ -92,26 +92,29 @@ class AccountGuard:
         self._failing = False
         self._closing: dict[int, float] = {}
         self._log = logger.bind(component="guard")
-        if self.state.lock is not None:
-            self._log.critical(f"account guard LOCKED since {clock_text(self.state.lock.since)} "
-                               f"broker time: {self.state.lock.reason}; keeping the account flat")
+        lock = self.state.lock
+        if lock is not None and self.enabled:
+            self._log.critical(f"account guard LOCKED since {clock_text(lock.since)} broker "
+                               f"time: {lock.reason}; keeping the account flat")
+        elif lock is not None:
+            self._log.warning(f"the journal holds a guard lock ({lock.reason}) but [guard] sets "
+                              "no limit now: it is not enforced")
 
     @property
     def lock(self) -> str:
-        """Why the account is locked ("" while it is not)."""
-        return self.state.lock.reason if self.state.lock is not None else ""
+        """Why the account is locked ("" while it is not, or while no limit is set)."""
+        lock = self.state.lock
+        return lock.reason if lock is not None and self.enabled else ""
 
     # ------------------------------------------------------------------ one cycle
 
     async def check(self, now: float) -> None:
         """Handle an operator request, and read the account when a reading is due."""
-        if not self.enabled:
-            return
         request = self._ctx.journal.file.get_meta(REQUEST_KEY)
         if isinstance(request, dict) and str(request.get("id", "")) != self.state.request:
             await self._apply(unlock(self.state, str(request.get("id", "")), now), now)
             self._next = -math.inf  # measure at once: an overall breach may still stand
-        if now < self._next:
+        if not self.enabled or now < self._next:
             return
         self._next = now + self.s.check_seconds
         r = await self._ctx.gateway.call("account_info")
@@ -246,9 +249,9 @@ class AccountGuard:
         out: dict[str, Any] = {
             "enabled": self.enabled,
             "preset": self.s.preset.value,
-            "locked": st.lock is not None,
-            "lock_reason": st.lock.reason if st.lock else "",
-            "locked_since": st.lock.since if st.lock else None,
+            "locked": bool(self.lock),
+            "lock_reason": self.lock,
+            "locked_since": st.lock.since if st.lock and self.lock else None,
             "day_start": st.day_start,
             "day_start_at": st.day_start_at or None,
             "day_start_late": st.late,

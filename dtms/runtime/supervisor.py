@@ -186,7 +186,8 @@ class Supervisor:
             self.account_watch.refresh_soon()
         if self.account_watch.due(now):
             await self.account_watch.refresh()
-        await self.guard.check(now)
+        if self.ctx.clock_known():  # days are counted on the broker's clock: not on a guess
+            await self.guard.check(now)
         r = await gw.call("positions_get")
         self._link_state(r.ok, now)
         if not r.ok or r.value is None:

@@ -261,3 +261,11 @@ def test_a_lock_fires_through_another_actions_back_off_but_its_own_failure_backs
     assert d.trade.state is State.WARNING_L2 and d.trade.failures_of(Action.CLOSE_ALL) == 1
     assert _snapshot(d) == ()  # its own failure: not re-sent at every snapshot
     assert len(d.evaluate(-6.0, auto=False).commands) == 1  # the next deep check retries
+
+
+def test_a_configured_initial_balance_wins_over_the_first_balance_seen() -> None:
+    state = _started(balance=98_000.0)
+    assert state.initial == 98_000.0
+    state, _ = _check(state, MIDNIGHT + 120, 98_000.0, balance=98_000.0,
+                      initial_balance=100_000.0)
+    assert state.initial == 100_000.0  # the account size set later in the config

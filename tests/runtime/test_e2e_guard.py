@@ -171,3 +171,19 @@ async def test_with_hedge_risk_check_trades_plan_with_the_room_the_daily_limit_l
         sup = h.app.supervisor
         await h.settle()
         assert sup.guard.account_view(sup.account).loss_room is None
+
+
+async def test_a_journaled_lock_is_not_enforced_once_the_config_sets_no_limit(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with simulated(tmp_path, autojump_clock, symbols=("EURUSD", "GBPUSD"),
+                         settings=_guarded()) as h:
+        await _drop_gbpusd(h)
+        await h.until(lambda: bool(h.app.supervisor.guard.lock), within=HOUR, what="the lock")
+    async with simulated(tmp_path, autojump_clock, symbols=("EURUSD", "GBPUSD"),
+                         sim=h.sim) as h2:  # the limits removed from the config
+        assert h2.app.supervisor.guard.lock == ""
+        kept = h2.sim.scenario.open_position("EURUSD", "BUY", 0.1)
+        await trio.sleep(300)
+        assert h2.position(kept) is not None
+        assert h2.app.supervisor.guard.status()["locked"] is False
