@@ -269,3 +269,29 @@ def test_a_configured_initial_balance_wins_over_the_first_balance_seen() -> None
     state, _ = _check(state, MIDNIGHT + 120, 98_000.0, balance=98_000.0,
                       initial_balance=100_000.0)
     assert state.initial == 100_000.0  # the account size set later in the config
+
+
+def test_docs_guard_lists_every_preset_with_its_numbers_and_every_knob() -> None:
+    from pathlib import Path
+
+    from dtms.config import Settings, parse_settings
+    from dtms.configload import knob_paths
+    from dtms.core.guard_limits import preset_table
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "guard.md").read_text("utf-8")
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| preset | daily loss"))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append(tuple(cell.strip() for cell in line.strip("|").split("|")))
+    assert rows == preset_table()
+    example = text.split("```toml", 1)[1].split("```", 1)[0]
+    guard = parse_settings(example, "docs/guard.md").guard  # the example loads as written
+    assert guard.limits().overall_unit is LossUnit.MONEY and guard.reset_hour == 23.0
+    for key in knob_paths(Settings):
+        table, _, name = key.rpartition(".")
+        if table in ("guard", "news", "scope") or key in ("actions.hedging",
+                                                          "actions.instead_of_hedge"):
+            assert f"{name} =" in text or f"`{name}`" in text, f"docs/guard.md lacks {key}"
