@@ -37,6 +37,7 @@ from loguru import logger
 
 from dtms.core.guard_limits import GuardSettings
 from dtms.core.indicators import IndicatorParams
+from dtms.core.news import NewsEvent
 from dtms.core.pending import resume
 from dtms.core.regime import RegimeParams
 from dtms.core.trade import TradeState, new_trade
@@ -257,6 +258,7 @@ class Supervisor:
         account = self.guard.account_view(self.account)
         lock = self.guard.lock
         permissions = (account.hedging, account.trade_allowed, lock)  # not the moving margin
+        market: dict[str, tuple[bool, tuple[NewsEvent, ...]]] = {}  # spread and news per symbol
         for ticket in sorted(set(self.actors) | set(book.mains)):
             if ticket in self.quarantined or ticket in unresolved:
                 continue
@@ -273,8 +275,10 @@ class Supervisor:
             hedge = _pick(book.hedges.get(ticket, []), known_hedge)
             readd = _pick(book.readds.get(ticket, []), actor.trade.readd_ticket)
             view = views.get(actor.trade.symbol)
-            wide = self.spreads.wide(actor.trade.symbol, view.quote if view else None)
-            news = self.calendar.near(actor.trade.symbol, now)
+            sym = actor.trade.symbol
+            wide, news = market.get(sym) or market.setdefault(sym, (
+                self.spreads.wide(sym, view.quote if view else None),
+                self.calendar.near(sym, now)))
             # an unchanged slice of the snapshot is not worth waking the actor for, until it
             # is due (a fast check, a timer, a command at the broker, a wait to re-plan)
             sig = (_facts(main), _facts(hedge), _facts(readd), permissions,

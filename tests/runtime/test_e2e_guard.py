@@ -107,6 +107,7 @@ async def test_a_hedged_trade_is_closed_by_close_by_when_the_account_breaches(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     settings = _guarded()
+    settings = replace(settings, supervisor=replace(settings.supervisor, cycle_seconds=10.0))
     async with simulated(tmp_path, autojump_clock, symbols=("EURUSD", "GBPUSD"),
                          settings=settings) as h:
         ticket, mid = open_trade(h.sim, "EURUSD", "BUY", 0.2, stop_pips=150)

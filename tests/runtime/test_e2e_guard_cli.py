@@ -46,7 +46,8 @@ def test_unlock_reaches_a_running_dtms_and_status_shows_the_guard(tmp_path: Path
     config = (ROOT / "config.toml").read_text().replace(
         'account_lock_dir = ""', f'account_lock_dir = "{tmp_path}"')
     config = config.replace("daily_loss = 0.0", "daily_loss = 1.0").replace(
-        'daily_loss_unit = "percent"', 'daily_loss_unit = "money"')  # the first spread locks
+        'daily_loss_unit = "percent"', 'daily_loss_unit = "money"').replace(  # the first spread
+        "heartbeat_seconds = 5.0", "heartbeat_seconds = 1.0")  # locks; status soon shows it
     (tmp_path / "config.toml").write_text(config)
     proc = subprocess.Popen([*DTMS, "run", "--duration", "120"], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -25,8 +25,9 @@ MAGIC = Settings().actions.magic
 
 
 def _settings(hedging: Hedging, instead: InsteadOfHedge) -> Settings:
-    s = Settings()
-    return replace(s, actions=replace(s.actions, hedging=hedging, instead_of_hedge=instead))
+    s = Settings()  # 10 s cycles: hours of grinding, decided on M15 bars
+    return replace(s, actions=replace(s.actions, hedging=hedging, instead_of_hedge=instead),
+                   supervisor=replace(s.supervisor, cycle_seconds=10.0))
 
 
 def _dtms_opens(h: Harness) -> list[object]:

@@ -25,6 +25,11 @@ MAGIC = Settings().actions.magic
 GRIND = [(0, 0), (135, -42), (330, -50)]
 
 
+def _slow(s: Settings) -> Settings:
+    """10 s cycles: hours of grinding, decided on M15 bars."""
+    return replace(s, supervisor=replace(s.supervisor, cycle_seconds=10.0))
+
+
 def _clock(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -46,7 +51,7 @@ async def test_only_positions_matching_every_include_list_are_managed(
     scope = ScopeSettings(include_symbols=("EURUSD",), include_magics=(0, 42),
                           include_comment_prefixes=("keep",))
     async with simulated(tmp_path, autojump_clock, symbols=("EURUSD", "GBPUSD"),
-                         settings=replace(s, scope=scope)) as h:
+                         settings=_slow(replace(s, scope=scope))) as h:
         eur = h.sim.symbol_info_tick("EURUSD")
         mid, sl = (eur.bid + eur.ask) / 2, round(eur.bid - 0.0150, 5)
         managed = h.sim.scenario.open_position("EURUSD", "BUY", 1.0, sl=sl, comment="keep 1")
@@ -99,8 +104,8 @@ async def test_no_defensive_order_while_the_spread_is_far_above_its_typical_valu
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     s = Settings()
-    s = replace(s, scope=ScopeSettings(spread_filter_multiple=3.0),
-                machine=replace(s.machine, close_on_choch=False))  # only defensive orders here
+    s = _slow(replace(s, scope=ScopeSettings(spread_filter_multiple=3.0),
+                      machine=replace(s.machine, close_on_choch=False)))  # defensive orders only
     wide: list[WideQuotes] = []
 
     def wrap(sim: SimBroker) -> WideQuotes:
@@ -142,7 +147,7 @@ async def test_a_hedge_waits_out_a_news_blackout(
     start = s.broker.sim.start_time
     event = start + 2 * HOUR + 15 * 60  # the grind reaches the hedge trigger at about 2 h
     news = NewsPolicy(calendar=_calendar(tmp_path, event, "EUR"), blackout_minutes=30.0)
-    async with simulated(tmp_path, autojump_clock, settings=replace(s, news=news)) as h:
+    async with simulated(tmp_path, autojump_clock, settings=_slow(replace(s, news=news))) as h:
         ticket, mid = open_trade(h.sim, "EURUSD", "BUY", 1.0, stop_pips=150)
         path(h.sim, "EURUSD", h.now(), mid, [(0, 0), (135, -42), (600, -50)])
         await h.until(lambda: h.state(ticket) is not None and h.trade(ticket).blocked
