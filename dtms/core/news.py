@@ -55,6 +55,8 @@ class NewsPolicy:
     flatten: NewsFlatten = knob(
         NewsFlatten.NONE, "close before an event: none, hedged (hedged trades) or all")
     flatten_minutes: float = knob(5.0, "flatten this many minutes before the event", gt=0)
+    reload_seconds: float = knob(
+        30.0, "how often (real seconds) the calendar file is looked at for a new version", gt=0)
 
     def __post_init__(self) -> None:
         unknown = [i for i in self.impacts if i not in IMPACTS]

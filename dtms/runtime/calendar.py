@@ -36,8 +36,6 @@ from loguru import logger
 from dtms.core.news import NewsEvent, NewsPolicy, affects
 from dtms.errors import ConfigError
 
-RELOAD_CHECK_SECONDS = 30.0
-"""How often (real seconds) the file's modification time is looked at."""
 _IMPACT_WORDS = {
     "high": "high", "h": "high", "3": "high", "red": "high",
     "medium": "medium", "med": "medium", "moderate": "medium", "m": "medium", "2": "medium",
@@ -227,7 +225,7 @@ class Calendar:
         self.events: tuple[NewsEvent, ...] = ()
         self._times: list[float] = []
         self._mtime = 0.0
-        self._checked = 0.0
+        self._checked = time.monotonic()
         self._log = logger.bind(component="news")
         if policy.calendar:
             self._load()
@@ -244,7 +242,7 @@ class Calendar:
     def refresh(self) -> None:
         """Reload the file if it changed (a bad new version: said once, the old events kept)."""
         path = self._policy.calendar
-        if not path or time.monotonic() - self._checked < RELOAD_CHECK_SECONDS:
+        if not path or time.monotonic() - self._checked < self._policy.reload_seconds:
             return
         self._checked = time.monotonic()
         try:

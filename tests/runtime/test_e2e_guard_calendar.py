@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -121,19 +122,20 @@ def test_a_missing_calendar_is_refused(tmp_path: Path) -> None:
 def test_near_picks_the_symbols_events_and_a_changed_file_is_reloaded(tmp_path: Path) -> None:
     path = tmp_path / "week.csv"
     path.write_text(CSV)
-    cal = Calendar(NewsPolicy(calendar=str(path), impacts=("high", "low")))
+    cal = Calendar(NewsPolicy(calendar=str(path), impacts=("high", "low"),
+                              reload_seconds=1e-6))
     nfp = _utc("2026-03-06 13:30")
     assert [e.title for e in cal.near("EURUSD.m", nfp - 600)] == ["Non-Farm Payrolls"]
     assert [e.title for e in cal.near("EURJPY", nfp + 5400)] == ["German Factory Orders"]
     assert cal.near("GBPJPY", nfp) == () and cal.near("EURUSD", nfp - 7200) == ()
     path.write_text("time,currency,impact\n2026-03-06 13:30,GBP,high\n")
     os.utime(path, (1, 1))  # a new modification time
-    cal._checked = -1e9
+    time.sleep(1e-3)
     cal.refresh()
     assert [e.currency for e in cal.near("GBPJPY", nfp)] == ["GBP"]
     path.write_text("time,currency,impact\nsoon,GBP,high\n")  # a bad new version
     os.utime(path, (2, 2))
-    cal._checked = -1e9
+    time.sleep(1e-3)
     cal.refresh()
     assert [e.currency for e in cal.near("GBPJPY", nfp)] == ["GBP"]  # the old events stay
 
