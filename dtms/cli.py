@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="simulated: clock acceleration; mt5linux: the sim-server's speed")
     run.add_argument("--scenario", choices=["demo", "none"],
                      help="simulated: demo opens trades and drives some into trouble")
+    run.add_argument("--http", metavar="HOST:PORT",
+                     help="serve the HTTP API, /metrics and the dashboard there (default: "
+                     "[http] in the config; a non-loopback HOST needs a token)")
     run.add_argument("--duration", type=float,
                      help="stop by itself after this many real seconds (default: run until "
                      "Ctrl-C / SIGTERM)")
