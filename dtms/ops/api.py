@@ -62,13 +62,22 @@ class Api:
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
         """The newest operator events, oldest first (what the dashboard shows on load)."""
 
-    async def keep_recent(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-                          ) -> None:
-        """Remember the newest operator events until cancelled."""
+    async def background(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+                         ) -> None:
+        """Until cancelled: remember the newest operator events, and fold the runtime's windows
+        of recent figures into the metrics' histograms every second (so none overflows)."""
+
+        async def fold() -> None:
+            while True:
+                self.metrics.fold()
+                await self.ops.sleep(1.0)
+
         with self.ops.app.events.subscribe(RECENT_EVENTS) as events:
-            task_status.started()
-            async for e in events:
-                self.recent.append(event_dict(e))
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(fold)
+                task_status.started()
+                async for e in events:
+                    self.recent.append(event_dict(e))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

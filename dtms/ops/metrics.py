@@ -144,7 +144,8 @@ class MetricsSource(Collector):
         if age is not None:
             yield _gauge("dtms_cycle_age_seconds", "real seconds since the last cycle started",
                          age)
-        yield _counter("dtms_cycles", "monitoring cycles completed", sup.cycles)
+        yield _counter("dtms_cycles", "monitoring cycles run (failed snapshots included)",
+                       sup.cycle_times.count)
         h = HistogramMetricFamily("dtms_cycle_duration_seconds",
                                   "monitoring cycle duration (snapshot to last actor woken)")
         h.add_metric([], self.cycles.buckets(), self.cycles.sum)

@@ -101,15 +101,9 @@ async def serve_http(ops: Ops, sockets: Sockets,
     """Serve the API on ``sockets`` until dtms stops."""
     api = Api(ops)
 
-    async def fold() -> None:  # keep the histograms' windows from overflowing between scrapes
-        while True:
-            api.metrics.fold()
-            await ops.sleep(1.0)
-
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(fold)
-            await nursery.start(api.keep_recent)
+            await nursery.start(api.background)
             async with trio.open_nursery() as server:
                 # returns once dtms stops and the open connections drained (graceful_timeout)
                 await server.start(partial(
