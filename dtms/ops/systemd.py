@@ -39,9 +39,10 @@ class Notifier:
         message = "\n".join(lines)
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+                sock.setblocking(False)  # a busy manager loses a message; dtms never waits
                 sock.connect(self.address)
-                sock.sendall(message.encode())
-        except OSError:
+                sock.send(message.encode())
+        except OSError:  # BlockingIOError included
             return False
         self.sent.append(message)
         return True
