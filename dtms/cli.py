@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--config", help="config file (default: ./config.toml)")
         cmd.add_argument("--journal", help="journal file (default: [journal] path)")
 
+    svc = sub.add_parser("service", help="run dtms as a systemd service (Linux)")
+    from dtms.ops.service import parser as service_parser
+
+    service_parser(svc)
+
     sub.add_parser("sim-server", add_help=False,
                    help="serve the simulated broker over rpyc classic on 127.0.0.1 "
                    "(see dtms sim-server --help)")
@@ -92,6 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _history(args)
             case "logs":
                 return _logs(args)
+            case "service":
+                from dtms.ops.service import main as service_main
+
+                return service_main(args)
     except DtmsError as exc:
         print(f"dtms: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
