@@ -1,11 +1,12 @@
 """``dtms service``: run dtms as a Linux systemd service.
 
 ``dtms service install --user`` (or ``--system``) writes a unit that starts ``dtms run`` with
-this Python and this config from this directory. It is ``Type=notify``: systemd waits for dtms's
-``READY=1`` and restarts it when the watchdog is not fed (cycles stopped, journal dead: see
-``dtms.ops.systemd``) or when it dies; a configuration error (exit status 2) is not restarted
-into a loop, and a stop (SIGTERM, exit 0) stays stopped. ``dtms service unit`` prints the unit
-without writing anything. Secrets go in ``dtms.env`` next to the config (read if present).
+this Python and this config from this directory. It is ``Type=notify``: systemd waits for
+dtms's ``READY=1`` and restarts it when the watchdog is not fed (cycles stopped, journal dead:
+see ``dtms.ops.systemd``) or when it dies. A terminal that is not reachable yet (exit status 2)
+is retried every 30 s up to the start limit (ten tries in 15 minutes), so a bad config ends as
+a failed unit rather than a loop; a stop (SIGTERM, exit 0) stays stopped. ``dtms service unit``
+prints the unit without writing anything. Secrets go in ``dtms.env`` next to the config.
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ def unit_text(*, python: str, config: Path, workdir: Path, scope: str,
         "Description=dtms defensive trade manager (MetaTrader 5)",
         "After=network-online.target",
         "Wants=network-online.target",
-        "StartLimitIntervalSec=600",
-        "StartLimitBurst=5",
+        "# a terminal that is not up yet is retried for a while; a bad config gives up",
+        "StartLimitIntervalSec=900",
+        "StartLimitBurst=10",
         "",
         "[Service]",
         "Type=notify",
@@ -59,9 +61,7 @@ def unit_text(*, python: str, config: Path, workdir: Path, scope: str,
         "# DTMS_HTTP_TOKEN=..., DTMS_TELEGRAM_BOT_TOKEN=... (optional, keep it chmod 600)",
         f"EnvironmentFile=-{_path(workdir / 'dtms.env')}",
         "Restart=on-failure",
-        "RestartSec=10",
-        "# 2 is a user error (bad config, refused token): restarting would not fix it",
-        "RestartPreventExitStatus=2",
+        "RestartSec=30",
         "TimeoutStartSec=300",
         "TimeoutStopSec=60",
         f"WatchdogSec={WATCHDOG_SECONDS}",

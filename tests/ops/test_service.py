@@ -42,7 +42,7 @@ def test_install_user_writes_a_notify_unit_with_watchdog_and_restart_policy(
     assert "systemctl --user enable --now dtms.service" in out.stdout
     s = _settings(unit.read_text())
     assert s["Type"] == ["notify"] and s["WatchdogSec"] == ["60"]
-    assert s["Restart"] == ["on-failure"] and s["RestartPreventExitStatus"] == ["2"]
+    assert s["Restart"] == ["on-failure"] and s["StartLimitBurst"] == ["10"]
     assert s["ExecStart"] == [f"{sys.executable} -m dtms.cli run --config "
                               f"{tmp_path / 'config.toml'} --broker mt5linux"]
     assert s["WorkingDirectory"] == [str(tmp_path)]
