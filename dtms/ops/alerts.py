@@ -13,16 +13,18 @@ most ``flush_seconds`` (the "dtms is stopping" alert included), then the tasks e
 
 from __future__ import annotations
 
+import time
 from collections import deque
 
 import httpx
 import trio
 from loguru import logger
 
+from dtms.errors import DtmsError
 from dtms.ops.channels import Alert, Channel, DeliveryError, Telegram, Webhook
 from dtms.ops.context import Ops
 from dtms.ops.settings import AlertMode, AlertSettings
-from dtms.runtime.events import EventKind, OperatorEvent
+from dtms.runtime.events import EventKind, OperatorEvent, Severity
 
 log = logger.bind(component="alerts")
 
@@ -178,3 +180,29 @@ class Alerts:
                     log.warning(f"{left} alert(s) not delivered before stopping")
                 nursery.cancel_scope.cancel()
 
+
+
+async def send_test(settings: AlertSettings, text: str) -> dict[str, str | None]:
+    """Send ``text`` once on every configured channel; per channel, None or why it failed."""
+    event = OperatorEvent(EventKind.PROCESS_STARTED, time.time(), text, Severity.INFO)
+    results: dict[str, str | None] = {}
+    async with httpx.AsyncClient(timeout=httpx.Timeout(settings.timeout_seconds)) as client:
+        for channel in channels_of(settings):
+            try:
+                await channel.deliver(client, [Alert(event, False, text)])
+            except DeliveryError as exc:
+                results[channel.name] = str(exc)
+            else:
+                results[channel.name] = None
+    return results
+
+
+def main_test(settings: AlertSettings) -> int:
+    """``dtms alerts test``: one message on each channel; 0 when every one arrived."""
+    if not channels_of(settings):
+        raise DtmsError("alerts: no channel configured: set [alerts.telegram] bot_token and "
+                        "chat_id, or [alerts.webhook] url")
+    results = trio.run(send_test, settings, "dtms alert test: this channel works")
+    for name, why in results.items():
+        print(f"{name}: {'delivered' if why is None else 'FAILED: ' + why}")
+    return 0 if all(why is None for why in results.values()) else 1

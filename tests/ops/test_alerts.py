@@ -190,3 +190,19 @@ async def alerts_done(nursery: trio.Nursery) -> None:
     with trio.fail_after(5):
         while nursery.child_tasks:
             await trio.sleep(0.01)
+
+
+def test_dtms_alerts_test_says_per_channel_whether_the_message_arrived(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    hook = Endpoint().start()
+    (tmp_path / "ok.toml").write_text(f'[alerts.webhook]\nurl = "{hook.url}/hook"\n')
+    out = subprocess.run([sys.executable, "-m", "dtms.cli", "alerts", "test", "--config",
+                          "ok.toml"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    hook.down()
+    assert (out.returncode, out.stdout) == (0, "webhook: delivered\n")
+    assert hook.posted()[0]["text"] == "dtms alert test: this channel works"
+    out = subprocess.run([sys.executable, "-m", "dtms.cli", "alerts", "test", "--config",
+                          "ok.toml"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and out.stdout.startswith("webhook: FAILED: webhook: Connect")
