@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--config", help="config file (default: ./config.toml)")
         cmd.add_argument("--journal", help="journal file (default: [journal] path)")
 
+    al = sub.add_parser("alerts", help="alert channels: `dtms alerts test` sends a test message")
+    al.add_argument("action", choices=["test"])
+    al.add_argument("--config", help="config file (default: ./config.toml)")
     svc = sub.add_parser("service", help="run dtms as a systemd service (Linux)")
     from dtms.ops.service import parser as service_parser
 
@@ -97,6 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _history(args)
             case "logs":
                 return _logs(args)
+            case "alerts":
+                from dtms.config import load_settings
+                from dtms.ops.alerts import main_test
+
+                return main_test(load_settings(args.config).alerts)
             case "service":
                 from dtms.ops.service import main as service_main
 
