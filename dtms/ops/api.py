@@ -33,7 +33,6 @@ from dtms.ops.asgi import (
     stream_events,
 )
 from dtms.ops.context import Ops
-from dtms.ops.health import check_health
 from dtms.ops.metrics import MetricsSource
 from dtms.runtime.events import OperatorEvent
 from dtms.runtime.logs import trade_log_path
@@ -69,6 +68,7 @@ class Api:
 
         async def fold() -> None:
             while True:
+                self.ops.observe()
                 self.metrics.fold()
                 await self.ops.sleep(1.0)
 
@@ -154,8 +154,7 @@ class Api:
         return error(404, f"no such route: {path}")
 
     def _health(self) -> Response:
-        h = check_health(self.ops.app, self.ops.settings.http.max_cycle_age_seconds,
-                         self.ops.scale)
+        h = self.ops.health()
         return json_response(h.as_dict(), 200 if h.ok else 503)
 
     def _file(self, path: str) -> Response:

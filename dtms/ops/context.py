@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import trio
 
 from dtms.config import Settings
+from dtms.ops.health import Health, check_health
 from dtms.runtime.app import App
 
 T = TypeVar("T")
@@ -34,6 +35,28 @@ class Ops:
     """Counters of the surfaces themselves (alerts sent/dropped/failed, ...), for metrics."""
     streams: int = 0
     """Live streams (SSE) open right now."""
+    last_ok_at: float | None = None
+    """Broker time of the newest successful cycle seen (:meth:`observe`)."""
+
+    def observe(self) -> None:
+        """Note the last cycle if it succeeded (sampled often: see :meth:`watch_cycles`)."""
+        report = self.app.supervisor.last_report
+        if report is not None and report.ok and (self.last_ok_at is None
+                                                 or report.at > self.last_ok_at):
+            self.last_ok_at = report.at
+
+    async def watch_cycles(self) -> None:
+        """Sample the cycles four times a second until dtms stops."""
+        while not self.app.stop.is_set():
+            self.observe()
+            with trio.move_on_after(self.trio_seconds(0.25)):
+                await self.app.stop.wait()
+
+    def health(self) -> Health:
+        """The /health verdict now."""
+        self.observe()
+        return check_health(self.app, self.settings.http.max_cycle_age_seconds, self.scale,
+                            self.last_ok_at)
 
     def trio_seconds(self, real: float) -> float:
         """Trio seconds that last ``real`` wall seconds."""

@@ -13,14 +13,13 @@ import trio
 from loguru import logger
 
 from dtms.ops.context import Ops
-from dtms.ops.health import check_health
 
 log = logger.bind(component="deadman")
 
 
 async def ping_once(ops: Ops, client: httpx.AsyncClient) -> bool:
     """Ping when healthy; True when a ping was delivered."""
-    health = check_health(ops.app, ops.settings.http.max_cycle_age_seconds, ops.scale)
+    health = ops.health()
     if not health.ok:
         ops.count("deadman.skipped")
         return False

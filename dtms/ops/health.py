@@ -42,20 +42,32 @@ def cycle_age(app: App, scale: float) -> float | None:
     return max(app.supervisor.ctx.broker_now() - report.at, 0.0) / scale
 
 
-def check_health(app: App, max_cycle_age: float, scale: float = 1.0) -> Health:
-    """The /health verdict (``max_cycle_age`` in real seconds)."""
+def check_health(app: App, max_cycle_age: float, scale: float = 1.0,
+                 last_ok_at: float | None = None) -> Health:
+    """The /health verdict (``max_cycle_age`` in real seconds).
+
+    ``last_ok_at`` is the broker time of the newest successful cycle seen (see
+    :meth:`dtms.ops.context.Ops.observe`): one failed snapshot between good ones (a busy
+    terminal) is not a reason, a snapshot that keeps failing is.
+    """
     reasons: list[str] = []
     report = app.supervisor.last_report
+    if report is not None and report.ok:
+        last_ok_at = max(report.at, last_ok_at or report.at)
     age = cycle_age(app, scale)
     if report is None or age is None:
         reasons.append("no monitoring cycle has completed yet")
+    elif age > max_cycle_age:
+        reasons.append(f"the last monitoring cycle started {age:.0f} s ago "
+                       f"(limit {max_cycle_age:g} s)")
+    elif last_ok_at is None:
+        reasons.append("no monitoring cycle has succeeded yet (no positions snapshot, or the "
+                       "broker clock is not known yet)")
     else:
-        if age > max_cycle_age:
-            reasons.append(f"the last monitoring cycle started {age:.0f} s ago "
-                           f"(limit {max_cycle_age:g} s)")
-        if not report.ok:
-            reasons.append("the last monitoring cycle failed (no positions snapshot, or the "
-                           "broker clock is not known yet)")
+        ok_age = max(app.supervisor.ctx.broker_now() - last_ok_at, 0.0) / scale
+        if ok_age > max_cycle_age:
+            reasons.append(f"no successful monitoring cycle for {ok_age:.0f} s (the positions "
+                           "snapshot fails)")
     if not app.gateway.connected:
         reasons.append("the broker link is down (reconnecting)")
     if not app.supervisor.account.trade_allowed:

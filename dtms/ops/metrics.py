@@ -29,7 +29,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from dtms.core.types import State
 from dtms.ops.context import Ops
-from dtms.ops.health import check_health, cycle_age
+from dtms.ops.health import cycle_age
 
 CYCLE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -136,7 +136,7 @@ class MetricsSource(Collector):
         self.fold()
         ops, app = self.ops, self.ops.app
         sup = app.supervisor
-        health = check_health(app, ops.settings.http.max_cycle_age_seconds, ops.scale)
+        health = ops.health()
         yield _gauge("dtms_healthy", "1 when /health answers 200", float(health.ok))
         yield _gauge("dtms_trading_allowed", "1 when the account may trade (AutoTrading on)",
                      float(sup.account.trade_allowed))

@@ -57,6 +57,7 @@ async def run(prepared: Prepared, app: App, settings: Settings, scale: float = 1
     """Run every prepared surface until ``app.stop`` is set and each has wound down."""
     ops = Ops(app, settings, scale)
     async with trio.open_nursery() as nursery:
+        nursery.start_soon(ops.watch_cycles)
         channels = channels_of(settings.alerts)
         if channels:
             await nursery.start(Alerts(ops, channels).run)

@@ -14,7 +14,6 @@ from typing import Any
 
 from dtms.core.trade import TradeState
 from dtms.ops.context import Ops
-from dtms.ops.health import check_health
 
 
 def trade_summary(ops: Ops, trade: TradeState, *, quarantined: bool = False) -> dict[str, Any]:
@@ -114,8 +113,7 @@ def status(ops: Ops, started_wall: float) -> dict[str, Any]:
         "pid": os.getpid(),
         "uptime_seconds": round(time.time() - started_wall, 1),
         "broker_time": sup.ctx.broker_now(),
-        "health": check_health(ops.app, ops.settings.http.max_cycle_age_seconds,
-                               ops.scale).as_dict(),
+        "health": ops.health().as_dict(),
         "account": {"hedging": acc.hedging, "trade_allowed": acc.trade_allowed,
                     "margin_free": acc.margin_free, "currency": acc.currency},
         "broker_link": {"connected": ops.app.gateway.connected,
