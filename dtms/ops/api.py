@@ -8,6 +8,7 @@ memory; history from the journal in a worker thread; per-trade logs from their f
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections import deque
@@ -16,6 +17,7 @@ from importlib import resources
 from typing import Any
 
 import trio
+from loguru import logger
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from dtms.ops import chart, reads, views
@@ -92,6 +94,10 @@ class Api:
             await self._route(request, receive, send)
         except BadRequest as exc:
             await error(400, str(exc)).send(send)
+        except Exception as exc:  # a broken view answers 500; dtms goes on
+            logger.opt(exception=exc).error(f"HTTP {request.path} failed: {exc}")
+            with contextlib.suppress(Exception):  # unless the response had already started
+                await error(500, f"internal error: {type(exc).__name__}: {exc}").send(send)
 
     async def _route(self, req: Request, receive: Receive, send: Send) -> None:
         if req.method != "GET":

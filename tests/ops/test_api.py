@@ -193,3 +193,21 @@ async def test_metrics_are_prometheus_text_with_the_systems_figures(
 def test_settings_hold_the_http_defaults() -> None:
     http = Settings().http
     assert (http.enabled, http.host, http.port) == (False, "127.0.0.1", 8765)
+
+
+async def test_a_view_that_breaks_answers_500_and_the_rest_goes_on(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with simulated(tmp_path, autojump_clock) as h, api_client(_ops(h)) as client:
+        open_trade(h.sim, "EURUSD", "BUY", 1.0, stop_pips=150)
+        await h.settle()
+        journal = tmp_path / "dtms.sqlite3"
+        journal.rename(tmp_path / "moved.sqlite3")  # the history can no longer be read
+        try:
+            r = await client.get("/api/history")
+            assert r.status_code == 500 and r.json()["error"].startswith("internal error: ")
+            assert (await client.get("/api/trades")).status_code == 200
+            assert (await client.get("/health")).status_code == 200
+        finally:
+            (tmp_path / "moved.sqlite3").rename(journal)
+        assert (await client.get("/api/history")).status_code == 200
