@@ -169,6 +169,12 @@ class Alerts:
                         self.handle(event, nursery)
 
                 nursery.start_soon(dispatch)
+                # serve announced the start before the surfaces existed: say it here
+                sup = ops.app.supervisor
+                names = ", ".join(box.channel.name for box in self.outboxes)
+                self.emit(OperatorEvent(
+                    EventKind.PROCESS_STARTED, sup.ctx.broker_now(),
+                    f"dtms started: monitoring {len(sup.actors)} trade(s); alerts on {names}"))
                 task_status.started()
                 await ops.app.stop.wait()
                 with trio.move_on_after(ops.trio_seconds(self.s.flush_seconds)):

@@ -7,6 +7,7 @@ a browser's ``EventSource`` reads and which end when the client goes away or dtm
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import math
@@ -141,12 +142,16 @@ async def stream_events(send: Send, receive: Receive, events: AsyncIterator[byte
     async with trio.open_nursery() as nursery:
         nursery.start_soon(until_gone, nursery.cancel_scope)
         nursery.start_soon(until_stop, nursery.cancel_scope)
-        await send({"type": "http.response.body", "body": b": connected\n\n",
-                    "more_body": True})
-        async for chunk in events:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        try:
+            await send({"type": "http.response.body", "body": b": connected\n\n",
+                        "more_body": True})
+            async for chunk in events:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except (OSError, RuntimeError, trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # the client went away mid-write: nothing to tell anyone
         nursery.cancel_scope.cancel()
-    with trio.CancelScope(shield=True), trio.move_on_after(final_timeout):
+    with trio.CancelScope(shield=True), trio.move_on_after(final_timeout), \
+            contextlib.suppress(Exception):
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 

@@ -42,6 +42,9 @@ async def run_deadman(ops: Ops) -> None:
     s = ops.settings.service
     timeout = httpx.Timeout(ops.trio_seconds(min(10.0, s.deadman_seconds / 2)))
     async with httpx.AsyncClient(timeout=timeout) as client:
+        first = min(5.0, s.deadman_seconds)  # let the first cycles run
+        with trio.move_on_after(ops.trio_seconds(first)):
+            await ops.app.stop.wait()
         while not ops.app.stop.is_set():
             await ping_once(ops, client)
             with trio.move_on_after(ops.trio_seconds(s.deadman_seconds)):

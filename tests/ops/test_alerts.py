@@ -33,6 +33,7 @@ def _settings(*, telegram: str = "", webhook: str = "", **alerts: Any) -> Settin
                                         api_url=telegram))
     if webhook:
         a = replace(a, webhook=replace(a.webhook, url=webhook + "/hook"))
+    alerts.setdefault("process_started", AlertMode.OFF)  # most tests look at their own events
     events = {k: v for k, v in alerts.items() if isinstance(v, AlertMode)}
     rest = {k: v for k, v in alerts.items() if not isinstance(v, AlertMode)}
     a = replace(a, events=replace(a.events, **events), **rest)
@@ -67,15 +68,19 @@ async def test_telegram_gets_each_kind_as_its_mode_says(
 ) -> None:
     tg = Endpoint().start()
     settings = _settings(telegram=tg.url, data_fresh=AlertMode.OFF,
-                         trading_enabled=AlertMode.SILENT)
+                         trading_enabled=AlertMode.SILENT, process_started=AlertMode.SILENT)
     async with _alerts(tmp_path, wall_clock, settings) as (h, ops, _):
-        h.app.events.publish(_event(EventKind.HEDGE_OPENED, "hedge #9 opened for EURUSD #557"))
         await _until(lambda: ops.counters["alerts.telegram.sent"] == 1)
+        h.app.events.publish(_event(EventKind.HEDGE_OPENED, "hedge #9 opened for EURUSD #557"))
+        await _until(lambda: ops.counters["alerts.telegram.sent"] == 2)
         h.app.events.publish(_event(EventKind.DATA_FRESH, "EURUSD data fresh again"))
         h.app.events.publish(_event(EventKind.TRADING_ENABLED, "AutoTrading back on"))
-        await _until(lambda: ops.counters["alerts.telegram.sent"] == 2)
+        await _until(lambda: ops.counters["alerts.telegram.sent"] == 3)
     tg.down()
-    (first, second) = tg.posted()
+    (started, first, second) = tg.posted()
+    assert started["text"] == ("dtms: ℹ️ dtms started: monitoring 0 trade(s); alerts on "
+                               "telegram")
+    assert started["disable_notification"] is True
     assert {p for _, p, _ in tg.requests} == {"/botT0KEN/sendMessage"}
     assert first["chat_id"] == "42" and "hedge #9 opened for EURUSD #557" in first["text"]
     assert first["disable_notification"] is False
