@@ -150,6 +150,17 @@ def test_the_dashboard_shows_the_trades_and_a_hedge_marker_in_chromium(
     assert errors == [] and outside == []
 
 
+@pytest.mark.slow
+def test_sigterm_stops_the_api_with_dtms_and_exits_0(running: Running) -> None:
+    running.proc.send_signal(signal.SIGTERM)
+    assert running.proc.wait(timeout=60) == 0
+    log = (running.cwd / "run.log").read_text()
+    assert "dtms stopped; positions stay open at the broker with their stops" in log
+    assert "Traceback" not in log
+    with pytest.raises(OSError):  # the port is closed with it
+        urllib.request.urlopen(running.base + "/health", timeout=5)
+
+
 def test_a_public_address_without_a_token_is_refused_in_one_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "DTMS_HTTP_TOKEN"}
     out = subprocess.run([*DTMS, "run", "--http", "0.0.0.0:8765", "--duration", "1"],
