@@ -136,8 +136,7 @@ class Alerts:
                 if self._link_watch is not None:
                     self._link_watch.cancel()
                 if down is not None and alerted:
-                    self.emit(event, f"{event.text} (broker link was down "
-                                     f"{max(event.at - down.at, 0.0):.0f} s)")
+                    self.emit(event)  # the runtime's line says how long it was down
             case _:
                 self.emit(event)
                 if event.kind is EventKind.PROCESS_STOPPING:

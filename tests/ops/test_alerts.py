@@ -157,14 +157,14 @@ async def test_link_down_is_told_only_when_it_lasts_and_link_up_only_after_it(
         assert hook.posted() == []  # a blip: nothing to tell
         bus.publish(_event(EventKind.BROKER_LINK_DOWN, "broker link lost", at=2000))
         await _until(lambda: ops.counters["alerts.webhook.sent"] == 1)
-        bus.publish(_event(EventKind.BROKER_LINK_UP, "broker link back", at=2090))
+        bus.publish(_event(EventKind.BROKER_LINK_UP, "broker link back after 90 s", at=2090))
         await _until(lambda: ops.counters["alerts.webhook.sent"] == 2)
     hook.down()
     down, up = hook.posted()
     assert down["kind"] == "broker_link_down"
     assert down["text"] == "broker link down for over 20 s: broker link lost"
     assert up["kind"] == "broker_link_up"
-    assert up["text"] == "broker link back (broker link was down 90 s)"
+    assert up["text"] == "broker link back after 90 s"
 
 
 async def test_stopping_flushes_the_stopping_alert_within_the_flush_time(
@@ -211,3 +211,19 @@ def test_dtms_alerts_test_says_per_channel_whether_the_message_arrived(tmp_path:
     out = subprocess.run([sys.executable, "-m", "dtms.cli", "alerts", "test", "--config",
                           "ok.toml"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and out.stdout.startswith("webhook: FAILED: webhook: Connect")
+
+
+async def test_a_real_link_loss_is_alerted_once_it_lasts_and_its_end_after_it(
+    tmp_path: Path, wall_clock: trio.testing.MockClock
+) -> None:
+    hook = Endpoint().start()
+    settings = _settings(webhook=hook.url, link_down_seconds=50)  # 0.5 s of this test
+    async with _alerts(tmp_path, wall_clock, settings) as (h, ops, _):
+        await trio.sleep(0.5)
+        h.sim.scenario.ipc_outage(3.0)  # the simulated terminal's link is lost for 3 s
+        await _until(lambda: ops.counters["alerts.webhook.sent"] == 2, within=20)
+    hook.down()
+    down, up = hook.posted()
+    assert down["kind"] == "broker_link_down" and down["text"].startswith(
+        "broker link down for over 50 s: ")
+    assert up["kind"] == "broker_link_up" and up["text"].startswith("broker link back after")
