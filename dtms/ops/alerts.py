@@ -147,7 +147,7 @@ class Alerts:
             self._link_watch = scope
             await self.ops.sleep(self.s.link_down_seconds)
             if self._link_down is event:
-                self._link_alerted = True
+                self._link_alerted = self.s.mode(event.kind.value) is not AlertMode.OFF
                 self.emit(event, f"broker link down for over {self.s.link_down_seconds:g} s: "
                                  f"{event.text}")
         if self._link_watch is scope:
