@@ -37,7 +37,8 @@ def _status(cwd: Path) -> dict:
 
 @pytest.fixture
 def running(tmp_path: Path):  # type: ignore[no-untyped-def]
-    (tmp_path / "config.toml").write_text((ROOT / "config.toml").read_text())
+    (tmp_path / "config.toml").write_text((ROOT / "config.toml").read_text().replace(
+        'account_lock_dir = ""', f'account_lock_dir = "{tmp_path}"'))  # its own machine
     proc = subprocess.Popen([*DTMS, "run", "--duration", "120"], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

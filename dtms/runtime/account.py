@@ -100,10 +100,9 @@ def _disabled_reason(acc: Any, term: Any) -> str:
 class ForeignWatch:
     """Notices deals with dtms's magic that this process did not send."""
 
-    def __init__(self, gateway: Gateway, events: EventBus, magic: int, sent_orders: set[int],
-                 interval: float, start: float) -> None:
+    def __init__(self, gateway: Gateway, magic: int, sent_orders: set[int], interval: float,
+                 start: float) -> None:
         self._gw = gateway
-        self._events = events
         self._magic = magic
         self._sent = sent_orders
         self._every = interval
@@ -111,7 +110,7 @@ class ForeignWatch:
         self._next = start
         self._seen: set[int] = set()
         self.halted = ""
-        """Why dtms stopped acting ("" while it acts)."""
+        """The foreign order that was found ("" while none was)."""
 
     def due(self, now: float) -> bool:
         """Whether the deals should be read this cycle."""
@@ -142,13 +141,8 @@ class ForeignWatch:
     def _halt(self, now: float, deal: Any) -> None:
         self.halted = (
             f"another program sent order #{int(deal.order)} ({deal.symbol}, {float(deal.volume)} "
-            f"lots, position #{int(deal.position_id)}) with dtms's magic {self._magic}: another "
-            "dtms or an EA with the same magic acts on this account. dtms stopped acting; stop "
-            "the other manager (or give it another magic) and restart dtms"
+            f"lots, position #{int(deal.position_id)}) with dtms's magic {self._magic}"
         )
-        logger.bind(component="account").critical(self.halted)
-        self._events.publish(OperatorEvent(EventKind.ANOTHER_MANAGER, now, self.halted,
-                                           Severity.CRITICAL, symbol=str(deal.symbol)))
 
 
 def _signature(c: object) -> tuple[str, int, float, int] | None:

@@ -23,7 +23,13 @@ class GatewaySettings:
     )
     read_deadline: float = knob(10.0, "seconds a read may take, queue included", gt=0, le=3600)
     send_interval: float = knob(
-        0.1, "minimum seconds between the end of one order_send and the next", ge=0, le=10
+        0.0, "minimum seconds between the end of one order_send and the next (order_send is "
+        "synchronous and one at a time already; a gap only delays a burst of hedges)", ge=0,
+        le=10,
+    )
+    read_max_wait: float = knob(
+        0.25, "a read that waited this long goes before the next order (a burst of orders "
+        "never starves the cycle's snapshot)", ge=0, le=60,
     )
     reconnect_initial_backoff: float = knob(
         1.0, "first wait before re-initializing after an IPC loss, seconds", gt=0, le=60

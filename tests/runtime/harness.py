@@ -170,6 +170,12 @@ async def simulated(
     settings = settings or Settings()
     settings = replace(settings, journal=replace(settings.journal,
                                                  path=str(tmp_path / "dtms.sqlite3")))
+    if not settings.supervisor.account_lock_dir:  # each test is its own machine
+        settings = replace(settings, supervisor=replace(settings.supervisor,
+                                                        account_lock_dir=str(tmp_path)))
+    if settings.supervisor.heartbeat_seconds == 5.0:  # real seconds; virtual time races on
+        settings = replace(settings, supervisor=replace(settings.supervisor,
+                                                        heartbeat_seconds=60.0))
     epoch = sim_settings.start_time
     broker_now = broker_clock_from(clock, epoch)
     table = sim_symbols or {k: v for k, v in default_symbols().items() if k in set(symbols)}

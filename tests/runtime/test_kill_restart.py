@@ -65,7 +65,8 @@ def test_ten_sigkills_leave_no_duplicate_or_orphan_hedge_and_no_forgotten_trade(
     seed = int(os.environ.get("DTMS_KILL_SEED", time.time()))
     rng = random.Random(seed)
     port = _free_port()
-    (tmp_path / "config.toml").write_text((ROOT / "config.toml").read_text())
+    (tmp_path / "config.toml").write_text((ROOT / "config.toml").read_text().replace(
+        'account_lock_dir = ""', f'account_lock_dir = "{tmp_path}"'))  # its own machine
     server = subprocess.Popen(
         [sys.executable, "-m", "dtms.cli", "sim-server", "--port", str(port), "--speed", SPEED,
          "--scenario", "demo"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
