@@ -29,7 +29,7 @@ def test_the_container_files_run_commands_dtms_accepts() -> None:
     assert len(commands) == 3
     for argv in commands:
         if argv[0] == "sim-server":
-            from dtms.broker.simserver import _parser as sim_parser
+            from dtms.broker.sim.cli import parser as sim_parser
 
             args = sim_parser().parse_args(argv[1:])
             assert args.host == "127.0.0.1"  # rpyc classic stays on loopback
