@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="simulated: clock acceleration; mt5linux: the sim-server's speed")
     run.add_argument("--scenario", choices=["demo", "none"],
                      help="simulated: demo opens trades and drives some into trouble")
+    run.add_argument("--http", metavar="HOST:PORT",
+                     help="serve the HTTP API, /metrics and the dashboard there (default: "
+                     "[http] in the config; a non-loopback HOST needs a token)")
     run.add_argument("--duration", type=_positive_seconds,
                      help="stop by itself after this many real seconds (default: run until "
                      "Ctrl-C / SIGTERM)")
@@ -58,6 +61,14 @@ def _parser() -> argparse.ArgumentParser:
     for cmd in (st, tr, hi, lg):
         cmd.add_argument("--config", help="config file (default: ./config.toml)")
         cmd.add_argument("--journal", help="journal file (default: [journal] path)")
+
+    al = sub.add_parser("alerts", help="alert channels: `dtms alerts test` sends a test message")
+    al.add_argument("action", choices=["test"])
+    al.add_argument("--config", help="config file (default: ./config.toml)")
+    svc = sub.add_parser("service", help="run dtms as a systemd service (Linux)")
+    from dtms.ops.service import parser as service_parser
+
+    service_parser(svc)
 
     sub.add_parser("sim-server", add_help=False,
                    help="serve the simulated broker over rpyc classic on 127.0.0.1 "
@@ -102,6 +113,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _history(args)
             case "logs":
                 return _logs(args)
+            case "alerts":
+                from dtms.config import load_settings
+                from dtms.ops.alerts import main_test
+
+                return main_test(load_settings(args.config).alerts)
+            case "service":
+                from dtms.ops.service import main as service_main
+
+                return service_main(args)
     except DtmsError as exc:
         print(f"dtms: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
