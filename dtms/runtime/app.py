@@ -76,7 +76,8 @@ async def serve(
     stop = stop if stop is not None else trio.Event()
     async with (
         open_journal(settings.journal.path) as journal,
-        open_gateway(connect, settings.gateway, executor=executor) as gateway,
+        open_gateway(connect, settings.gateway.in_real_seconds(time_scale),
+                     executor=executor) as gateway,
     ):
         account_lock = await _check_account(journal, gateway, settings.journal.path,
                                             settings.supervisor.account_lock_dir)
