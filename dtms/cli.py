@@ -185,8 +185,22 @@ def _status(args: argparse.Namespace) -> int:
           f"{_when(s['last_check_at'])}")
     print(f"actions: {a['succeeded']} succeeded, {a['failed']} failed, {a['unknown']} unknown, "
           f"{a['in_flight']} in flight")
+    trading = s.get("trading") or {}
+    if trading.get("halted"):
+        print(f"HALTED: {trading['halted']}")
+    elif trading.get("disabled"):
+        print(f"TRADING DISABLED: {trading['disabled']} (actions wait until it is back)")
+    waiting = {k: v for k, v in (s.get("waiting") or {}).items() if k != "in_flight" and v}
+    if waiting:
+        print("waiting: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in
+                                       sorted(waiting.items())))
+    cycle = s.get("cycle_seconds") or {}
+    if cycle.get("p50") is not None:
+        print(f"cycles: last {cycle['last'] * 1000:.0f} ms, p50 {cycle['p50'] * 1000:.0f} ms, "
+              f"p95 {cycle['p95'] * 1000:.0f} ms")
     for sym, h in sorted(s["data_health"].items()):
-        print(f"  {sym}: {'STALE ' + h['reason'] if h['stale'] else 'fresh'}")
+        state = "CLOSED " if h.get("closed") else "STALE " if h["stale"] else ""
+        print(f"  {sym}: {state + h['reason'] if state else 'fresh'}")
     if s["quarantined"]:
         print(f"QUARANTINED: {', '.join(map(str, s['quarantined']))} (see dtms trade TICKET)")
     gw = s["gateway"]
