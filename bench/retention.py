@@ -7,8 +7,10 @@ every ten minutes the scenario tops the book up with hand trades (both sides, 25
 target, so they close by themselves within hours), and dtms manages, warns, hedges and closes
 them. At the end of each simulated day the script prints the journal's size (with its WAL), the
 log folder's size, and the rows of each journal table. After ``--retention-days`` (and the trade
-rows after ``--trade-retention-days``) the sizes must stop growing: the benchmark fails when the
-last ten days grow by more than 15 %.
+rows after ``--trade-retention-days``) the journal and the per-trade logs must stop growing: the
+benchmark fails when the last ten days grow by more than 15 %. The main log (``dtms.log``, all
+trades together) is bounded by its rotation instead: at most ``rotation_mb`` x
+(``keep_rotated`` + 1).
 
 The cycle runs every 60 s here (the default is 2 s) to simulate a month in minutes; retention
 does not depend on it.
@@ -73,7 +75,7 @@ def _top_up(sim: SimBroker, want: int, rng: random.Random) -> None:
 
 
 async def _run(args: argparse.Namespace, folder: Path, clock: trio.testing.MockClock
-               ) -> list[tuple[int, int, int, dict]]:
+               ) -> list[tuple[int, int, int, int, dict]]:
     settings = Settings()
     settings = replace(
         settings,
@@ -91,7 +93,7 @@ async def _run(args: argparse.Namespace, folder: Path, clock: trio.testing.MockC
     sim.initialize()
     rng = random.Random(args.seed)
     router = setup_logging(settings.logging, console=False)
-    days: list[tuple[int, int, int, dict]] = []
+    days: list[tuple[int, int, int, int, dict]] = []
     try:
         async with trio.open_nursery() as nursery:
             app = await nursery.start(partial(serve, settings, lambda: sim, broker_now,
@@ -104,9 +106,12 @@ async def _run(args: argparse.Namespace, folder: Path, clock: trio.testing.MockC
                 await app.journal.flush()
                 journal = folder / "dtms.sqlite3"
                 jsize = _size(journal) + _size(Path(f"{journal}-wal"))
-                days.append((day, jsize, _size(folder / "logs"), _rows(journal)))
-                print(f"day {day:2d}: journal {jsize / 1e6:6.2f} MB, logs "
-                      f"{days[-1][2] / 1e6:6.2f} MB, rows {days[-1][3]}", flush=True)
+                trade_logs = _size(folder / "logs" / "trades")
+                main_log = _size(folder / "logs") - trade_logs
+                days.append((day, jsize, trade_logs, main_log, _rows(journal)))
+                print(f"day {day:2d}: journal {jsize / 1e6:6.2f} MB, trade logs "
+                      f"{trade_logs / 1e6:6.2f} MB, main log {main_log / 1e6:6.2f} MB, rows "
+                      f"{days[-1][4]}", flush=True)
             app.stop.set()
     finally:
         router.close()
@@ -128,7 +133,11 @@ def main() -> int:
         days = trio.run(_run, args, Path(tmp), clock, clock=clock)
     tail = days[-10:]
     ok = True
-    for i, what in ((1, "journal"), (2, "logs")):
+    cap = Settings().logging.rotation_mb * (Settings().logging.keep_rotated + 1) * 1e6
+    print(f"main log: {tail[-1][3] / 1e6:.2f} MB on day {tail[-1][0]} (bounded by its rotation: "
+          f"at most {cap / 1e6:.0f} MB)")
+    ok = tail[-1][3] <= cap
+    for i, what in ((1, "journal"), (2, "per-trade logs")):
         first, last = tail[0][i], tail[-1][i]
         growth = (last - first) / first if first else 0.0
         print(f"{what}: {first / 1e6:.2f} MB on day {tail[0][0]} -> {last / 1e6:.2f} MB on day "
