@@ -26,6 +26,7 @@ from dtms.core.params import knob
 from dtms.core.policy import ActionParams, MachinePolicy, Policy
 from dtms.core.regime import RegimeParams
 from dtms.errors import ConfigError
+from dtms.ops.settings import AlertSettings, HttpSettings, ServiceSettings
 from dtms.runtime.gateway_settings import GatewaySettings
 from dtms.runtime.scope import ScopeSettings
 from dtms.runtime.settings import (
@@ -82,6 +83,9 @@ class Settings:
     market_data: MarketDataSettings = field(default_factory=MarketDataSettings)
     journal: JournalSettings = field(default_factory=JournalSettings)
     logging: LogSettings = field(default_factory=LogSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
 
     @property
     def policy(self) -> Policy:

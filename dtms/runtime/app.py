@@ -79,7 +79,8 @@ async def serve(
     calendar = Calendar(settings.news, settings.indicators.broker_utc_offset_hours)
     async with (
         open_journal(settings.journal.path) as journal,
-        open_gateway(connect, settings.gateway, executor=executor) as gateway,
+        open_gateway(connect, settings.gateway.in_real_seconds(time_scale),
+                     executor=executor) as gateway,
     ):
         account_lock = await _check_account(journal, gateway, settings.journal.path,
                                             settings.supervisor.account_lock_dir)
