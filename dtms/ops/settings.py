@@ -68,6 +68,8 @@ class AlertEvents:
     another_manager: AlertMode = knob(AlertMode.ON, "another manager acts on dtms's positions")
     guard_warning: AlertMode = knob(AlertMode.ON, "an account guard is close to its limit")
     guard_triggered: AlertMode = knob(AlertMode.ON, "an account guard triggered")
+    guard_released: AlertMode = knob(
+        AlertMode.ON, "the account guard's lock was released (daily reset or dtms guard unlock)")
 
 
 @dataclass(frozen=True, slots=True)

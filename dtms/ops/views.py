@@ -136,4 +136,5 @@ def status(ops: Ops, started_wall: float) -> dict[str, Any]:
                     "failure": str(ops.app.journal.failure) if ops.app.journal.failure
                     else None},
         "events": {"published": ops.app.events.published, "dropped": ops.app.events.dropped},
+        "guard": sup.guard.status(),
     }

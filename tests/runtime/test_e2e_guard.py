@@ -20,8 +20,10 @@ from dtms.config import Settings
 from dtms.core.guard_limits import FlattenScope, GuardSettings
 from dtms.core.types import State
 from dtms.guard_cli import request_unlock
+from dtms.ops.context import Ops
 from dtms.runtime.events import EventKind, OperatorEvent
 
+from ..ops.kit import api_client
 from .harness import HOUR, Harness, journal_rows, open_trade, path, simulated
 
 MAGIC = Settings().actions.magic
@@ -132,6 +134,10 @@ async def test_an_operator_unlock_reaches_the_running_process_through_the_journa
         await _drop_gbpusd(h)
         await h.until(lambda: bool(guard.lock), within=HOUR, what="the lock")
         await h.until(lambda: _open_positions(h) == [], within=60, what="flat")
+        async with api_client(Ops(h.app, h.settings)) as client:  # the HTTP API shows it too
+            api = (await client.get("/api/status")).json()["guard"]
+        assert api["locked"] and api["limits"]["daily"]["level"] == "breached"
+        assert api["limits"]["daily"]["distance"] <= 0
         request = request_unlock(h.settings.journal.path, "checked by hand")
         await h.until(lambda: guard.lock == "", within=30, what="the unlock")
         assert guard.state.request == request and "unlocked" in guard.state.answer
