@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -210,6 +211,20 @@ def test_utf16_and_semicolon_exports_are_read(tmp_path: Path) -> None:
     market.load_csv("EURUSD", path)
     got = market.rates_from_pos("EURUSD", TIMEFRAME_M1, 0, 180)
     assert got is not None and np.array_equal(got, expected)
+
+
+def test_gzip_exports_are_read_as_the_text_they_hold(tmp_path: Path) -> None:
+    path = tmp_path / "EURUSD_M1.csv.gz"
+    path.write_bytes(gzip.compress(M1_FILE.read_bytes()))
+    expected = read_file(M1_FILE)
+    market = Market(SYMS, float(expected["time"][-1]) + 60, SETTINGS)
+    market.load_csv("EURUSD", path)
+    got = market.rates_from_pos("EURUSD", TIMEFRAME_M1, 0, 180)
+    assert got is not None and np.array_equal(got, expected)
+    damaged = tmp_path / "damaged.csv.gz"
+    damaged.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(ValueError, match=r"damaged\.csv\.gz: the gzip file is damaged"):
+        market.load_csv("EURUSD", damaged)
 
 
 def test_optional_columns_may_be_missing(tmp_path: Path) -> None:

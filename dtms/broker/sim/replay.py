@@ -3,8 +3,9 @@
 The file is tab-separated (commas and semicolons are accepted too) with the header
 ``<DATE> <TIME> <OPEN> <HIGH> <LOW> <CLOSE> <TICKVOL> <VOL> <SPREAD>``; D1 exports have no
 ``<TIME>`` column. Dates look like ``2024.01.02`` and times like ``00:05:00``, in broker time.
-``<TICKVOL>``, ``<VOL>`` and ``<SPREAD>`` may be missing. Every problem with the file is one
-``ValueError`` naming the file, the line and what is wrong.
+``<TICKVOL>``, ``<VOL>`` and ``<SPREAD>`` may be missing. A gzip-compressed file (``.gz``) is
+read as the text it holds. Every problem with the file is one ``ValueError`` naming the file,
+the line and what is wrong.
 
 Inside each bar, ticks walk open -> nearer extreme -> farther extreme -> close, linearly, at
 evenly spaced times within the bar, as MT5's tester does from OHLC. Their count is the bar's
@@ -14,7 +15,9 @@ them carry the file's open, high, low, close and spread.
 
 from __future__ import annotations
 
+import gzip
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +60,11 @@ def _decode(path: str) -> str:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise ValueError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
+    if raw.startswith(b"\x1f\x8b"):
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ValueError(f"{path}: the gzip file is damaged ({exc})") from exc
     try:
         if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
             return raw.decode("utf-16")
