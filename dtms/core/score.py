@@ -216,11 +216,16 @@ def score_trade(
     sign = 1.0 if buy else -1.0
     breaks = ind.swing.for_side(side)
     volume = ind.buy_volume + ind.sell_volume
-    share = (ind.sell_volume if buy else ind.buy_volume) / volume if volume > 0 else None
+    shares = None
+    if volume > 0:
+        shares = (ind.sell_volume / volume, ind.buy_volume / volume)
+        if not buy:
+            shares = (shares[1], shares[0])
+    share = shares[0] if shares is not None else None
     volume_flip = share is not None and share >= adaptation.volume_flip_share
     layers = (
         _layer(LAYERS[0], av.structure, L.structure(breaks, p), largest[0], weights[0]),
-        _layer(LAYERS[1], av.vwap_volume, L.vwap_volume(flip.against, flip.in_favour, share, p),
+        _layer(LAYERS[1], av.vwap_volume, L.vwap_volume(flip.against, flip.in_favour, shares, p),
                largest[1], weights[1]),
         _layer(LAYERS[2], av.momentum, L.momentum(ind, sign, adaptation.rsi_threshold, p),
                largest[2], weights[2]),
