@@ -18,6 +18,7 @@ from dtms.broker.rates import (
     TIMEFRAME_M15,
 )
 from dtms.broker.sim.market import Market, MarketRegime, MarketSettings, TickBlock
+from dtms.broker.sim.replay import read_mt5_csv
 from dtms.broker.sim.symbols import default_symbols
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "sim"
@@ -118,6 +119,18 @@ def test_m5_file_gives_m5_bars_and_aggregated_m15() -> None:
     assert np.array_equal(m15["high"], expected["high"].reshape(-1, 3).max(axis=1))
     m1 = market.rates_range("EURUSD", TIMEFRAME_M1, start, end - 1)
     assert m1 is not None and len(m1) >= 4 * len(expected)
+
+
+@pytest.mark.parametrize(("minutes", "frame"), [(2, 120), (10, 600), (12, 720), (30, 1800)])
+def test_every_mt5_timeframe_is_recognised(tmp_path: Path, minutes: int, frame: int) -> None:
+    """An M10 export is ten-minute bars, not M5 bars with five-minute holes."""
+    rows = [HEADER]
+    for k in range(6):
+        t = 9 * 60 + k * minutes
+        rows.append(f"2024.01.02\t{t // 60:02d}:{t % 60:02d}:00\t1.1\t1.2\t1.0\t1.1\t8\t0\t10")
+    path = tmp_path / "bars.csv"
+    path.write_text("\n".join(rows) + "\n")
+    assert read_mt5_csv(path, 10).tf_s == frame
 
 
 def test_bars_before_now_become_history_and_the_rest_replays() -> None:

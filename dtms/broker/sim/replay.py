@@ -28,7 +28,11 @@ from dtms.broker.sim.process import I32, I64
 
 F64 = npt.NDArray[np.float64]
 
-_SOURCE_FRAMES = (60, 300, 900, 1800, 3600, 14_400, 86_400)
+_SOURCE_FRAMES = (
+    60, 120, 180, 240, 300, 360, 600, 720, 900, 1200, 1800, 3600, 7200, 10_800, 14_400, 21_600,
+    28_800, 43_200, 86_400,
+)
+"""Bar lengths of MT5's timeframes from M1 to D1, in seconds."""
 _REQUIRED = ("DATE", "OPEN", "HIGH", "LOW", "CLOSE")
 
 
@@ -100,6 +104,15 @@ def _numbers(path: str, col: str, cells: list[str], lines: list[int]) -> F64:
 def _epoch_seconds(
     path: str, dates: list[str], times: list[str] | None, lines: list[int]
 ) -> I64:
+    try:  # the whole column at once; a bad cell falls back to the row loop that names it
+        iso = np.char.replace(np.char.replace(np.array(dates), ".", "-"), "/", "-")
+        days = iso.astype("datetime64[D]").astype(np.int64)
+        secs = np.zeros(len(dates), dtype=np.int64)
+        if times is not None:
+            secs = _clock_column(times)
+        return days * 86_400 + secs
+    except ValueError:
+        pass
     days = np.empty(len(dates), dtype=np.int64)
     secs = np.zeros(len(dates), dtype=np.int64)
     for k, (cell, line) in enumerate(zip(dates, lines, strict=True)):
@@ -111,6 +124,23 @@ def _epoch_seconds(
         if times is not None:
             secs[k] = _clock_seconds(path, times[k], line)
     return days * 86_400 + secs
+
+
+def _clock_column(times: list[str]) -> I64:
+    """Seconds of the day of ``HH:MM[:SS]`` cells; ValueError on any cell that is not one."""
+    parts = np.char.partition(np.array(times), ":")
+    rest = np.char.partition(parts[:, 2], ":")
+    h, m = parts[:, 0], rest[:, 0]
+    s = np.where(rest[:, 2] == "", "0", rest[:, 2])
+    if (parts[:, 1] != ":").any() or np.char.count(rest[:, 2], ":").any():
+        raise ValueError("not a time")
+    hours, minutes, seconds = (np.char.strip(a) for a in (h, m, s))
+    if not all(np.char.isdigit(a).all() for a in (hours, minutes, seconds)):
+        raise ValueError("not a time")
+    hh, mm, ss = (a.astype(np.int64) for a in (hours, minutes, seconds))
+    if ((hh >= 24) | (mm >= 60) | (ss >= 60)).any():
+        raise ValueError("out of range")
+    return hh * 3600 + mm * 60 + ss
 
 
 def _clock_seconds(path: str, cell: str, line: int) -> int:
