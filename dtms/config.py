@@ -24,6 +24,7 @@ from dtms.core.params import knob
 from dtms.core.policy import ActionParams, MachinePolicy, Policy
 from dtms.core.regime import RegimeParams
 from dtms.errors import ConfigError
+from dtms.replay.settings import ReplaySettings
 from dtms.runtime.gateway_settings import GatewaySettings
 from dtms.runtime.settings import (
     JournalSettings,
@@ -76,6 +77,7 @@ class Settings:
     market_data: MarketDataSettings = field(default_factory=MarketDataSettings)
     journal: JournalSettings = field(default_factory=JournalSettings)
     logging: LogSettings = field(default_factory=LogSettings)
+    replay: ReplaySettings = field(default_factory=ReplaySettings)
 
     @property
     def policy(self) -> Policy:
