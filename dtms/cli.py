@@ -7,13 +7,15 @@ ends with one line on stderr and exit status 2; never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from dtms.errors import DtmsError
+from dtms.errors import DtmsError, StoppedBeforeStart
 
 EXIT_USER_ERROR = 2
 
@@ -37,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="simulated: clock acceleration; mt5linux: the sim-server's speed")
     run.add_argument("--scenario", choices=["demo", "none"],
                      help="simulated: demo opens trades and drives some into trouble")
-    run.add_argument("--duration", type=float,
+    run.add_argument("--duration", type=_positive_seconds,
                      help="stop by itself after this many real seconds (default: run until "
                      "Ctrl-C / SIGTERM)")
 
@@ -66,6 +68,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dtms`` console script."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -85,9 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         match args.command:
             case "run":
-                from dtms.runner import run
+                with _stoppable_startup():
+                    from dtms.runner import run
 
-                return run(args)
+                    return run(args)
             case "status":
                 return _status(args)
             case "trade":
@@ -99,9 +112,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DtmsError as exc:
         print(f"dtms: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except StoppedBeforeStart as stopped:
+        print(f"dtms: stopped by {stopped} before monitoring started; nothing was sent",
+              file=sys.stderr)
+        return 0
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+@contextlib.contextmanager
+def _stoppable_startup() -> Iterator[None]:
+    """Until the running system installs its own signal handling, SIGTERM and SIGINT stop
+    dtms cleanly (exit 0) instead of killing it: a service manager may stop it at any time."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise StoppedBeforeStart(signal.Signals(signum).name)
+
+    handled = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+    previous = {s: signal.signal(s, stop) for s in handled}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 # ---------------------------------------------------------------------- readers

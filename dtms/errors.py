@@ -44,3 +44,7 @@ class BrokerTimeout(BrokerError):
 
 class GatewayClosed(DtmsError):
     """The gateway was closed by dtms (shutdown); no further calls are accepted."""
+
+
+class StoppedBeforeStart(BaseException):
+    """SIGTERM or SIGINT arrived while dtms was still starting: a clean stop, exit 0."""

@@ -16,8 +16,8 @@ from loguru import logger
 
 from dtms.broker.sim.settings import SimSettings
 from dtms.config import BrokerKind, Settings, load_settings
-from dtms.errors import DtmsError
-from dtms.journal.store import open_readonly
+from dtms.errors import DtmsError, StoppedBeforeStart
+from dtms.journal.store import check_writable, open_readonly
 from dtms.runtime.app import serve
 from dtms.runtime.clock import AcceleratedClock, broker_clock_from, broker_sleep_from
 from dtms.runtime.executor import WorkerThreadExecutor
@@ -28,6 +28,7 @@ from dtms.runtime.settings import Scenario
 def run(args: argparse.Namespace) -> int:
     """Run dtms with the command line's settings; 0 after a graceful stop."""
     settings = settings_with_overrides(args)
+    check_writable(Path(settings.journal.path))  # before anything starts, and untouched
     router = setup_logging(settings.logging)
     try:
         match settings.broker.kind:
@@ -63,8 +64,7 @@ def _run_simulated(settings: Settings, duration: float | None) -> None:
     if settings.run.scenario is Scenario.DEMO:
         install_demo(sim, trades=settings.run.demo_trades)
     label = f"simulated (x{speed:g}, {sim_settings.margin_mode.value} account)"
-    _trio_run(settings, lambda: sim, lambda: broker_now, label, speed, duration,
-              clock, observe=False)
+    _trio_run(settings, lambda: sim, lambda: broker_now, label, speed, duration, clock)
 
 
 def continue_simulation(settings: Settings) -> SimSettings:
@@ -106,36 +106,37 @@ def next_session_start(t: float) -> float:
 def _run_live(settings: Settings, connect: Callable[[], Any], label: str, rate: float,
               duration: float | None) -> None:
     clock = AcceleratedClock(rate)
-    _trio_run(settings, connect, None, label, rate, duration, clock, observe=True)
+    _trio_run(settings, connect, None, label, rate, duration, clock)
 
 
 def _trio_run(settings: Settings, connect: Callable[[], Any],
               make_clock: Callable[[], Callable[[], float]] | None, label: str, rate: float,
-              duration: float | None, clock: AcceleratedClock, *, observe: bool) -> None:
+              duration: float | None, clock: AcceleratedClock) -> None:
     async def main() -> None:
         from dtms.runtime.brokertime import BrokerTime
 
         stop = trio.Event()
-        if make_clock is None:
-            bt = BrokerTime(settings.indicators.broker_utc_offset_hours)
-            broker_now: Callable[[], float] = bt
-            observe_time = bt.observe if observe else None
+        live = BrokerTime(settings.indicators.broker_utc_offset_hours) if make_clock is None \
+            else None
+        broker_now: Callable[[], float] = live if live is not None else make_clock()  # type: ignore[misc]
+        finished = trio.Event()
 
-            def clock_known() -> bool:
-                return bt.calibrated
-        else:
-            broker_now, observe_time = make_clock(), None
+        async def system(task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
+            try:
+                await serve(settings, connect, broker_now, live_clock=live,
+                            executor=WorkerThreadExecutor(), broker_label=label,
+                            time_scale=rate, stop=stop, task_status=task_status)
+            finally:
+                finished.set()
 
-            def clock_known() -> bool:
-                return True
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_on_signals, stop)
+            running = trio.Event()
+            nursery.start_soon(_on_signals, stop, running, nursery.cancel_scope)
             if duration is not None:
                 nursery.start_soon(_stop_after, duration * rate, stop)
-            await serve(settings, connect, broker_now, observe_time=observe_time,
-                        clock_known=clock_known,
-                        executor=WorkerThreadExecutor(), broker_label=label, time_scale=rate,
-                        stop=stop)
+            await nursery.start(system)
+            running.set()
+            await finished.wait()
             nursery.cancel_scope.cancel()
 
     try:
@@ -144,12 +145,19 @@ def _trio_run(settings: Settings, connect: Callable[[], Any],
         raise _first_user_error(group) from None
 
 
-async def _on_signals(stop: trio.Event) -> None:
+async def _on_signals(stop: trio.Event, running: trio.Event, startup: trio.CancelScope) -> None:
+    """SIGINT/SIGTERM: a graceful stop once running; during startup, abandon the startup
+    (a terminal that never answers must not make dtms deaf to its service manager)."""
     signals = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
     with trio.open_signal_receiver(*signals) as received:
         async for signum in received:
-            logger.info(f"received {signal.Signals(signum).name}: stopping gracefully")
+            name = signal.Signals(signum).name
             stop.set()
+            if running.is_set():
+                logger.info(f"received {name}: stopping gracefully")
+                return
+            logger.warning(f"received {name} while starting: startup abandoned, nothing sent")
+            startup.cancel()
             return
 
 
@@ -160,13 +168,14 @@ async def _stop_after(seconds: float, stop: trio.Event) -> None:
 
 
 def _first_user_error(group: BaseExceptionGroup) -> BaseException:
-    """The one error a user should see from an exception group (a DtmsError if there is one)."""
+    """The one error a user should see from an exception group (a DtmsError if there is one,
+    or the signal that stopped the startup)."""
     for exc in group.exceptions:
         if isinstance(exc, BaseExceptionGroup):
             found = _first_user_error(exc)
-            if isinstance(found, DtmsError):
+            if isinstance(found, DtmsError | StoppedBeforeStart):
                 return found
-        elif isinstance(exc, DtmsError):
+        elif isinstance(exc, DtmsError | StoppedBeforeStart):
             return exc
     return group
 

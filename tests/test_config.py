@@ -61,6 +61,11 @@ MALFORMED = [
     ("[unknown_table]\nx = 1\n", "unknown_table: unknown setting"),
     ("[machine]\nhedge_score = -1\n", "machine: scores must satisfy"),
     ("[machine\nhedge_score = -1\n", "not valid TOML"),
+    ("[actions]\nhedge_comment_prefix = \"MY_LONG_HEDGE_COMMENT_\"\n",
+     "actions: hedge_comment_prefix 'MY_LONG_HEDGE_COMMENT_' leaves 9 of comment_max_length 31 "
+     "characters for the ticket; a 10-digit ticket needs 10"),
+    ("[actions]\ncomment_max_length = 20\n", "actions: hedge_comment_prefix 'DTMS_HEDGE_' leaves 9"),
+    ("[machine]\nweekend_policy = \"sell\"\n", "machine.weekend_policy: expected one of"),
 ]
 
 

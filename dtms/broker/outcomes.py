@@ -2,7 +2,7 @@
 
 Theory of operation: the trade actors never read retcodes. Whatever the broker answered — a
 result struct, ``None`` plus ``last_error()``, an exception from the link, or nothing at all
-because the request never left the queue — is turned here into one of four outcomes
+because the request never left the queue — is turned here into one of five outcomes
 (specification §4). The rules are tables, so tests and readers see the same thing:
 
 * order_send / order_check results by ``retcode`` (order_check answers 0 on success);
@@ -50,6 +50,9 @@ RETCODE_OUTCOMES: Mapping[int, tuple[Outcome, str]] = {
     10011: (Outcome.UNKNOWN, "request processing error: reconcile"),
     10012: (Outcome.UNKNOWN, "timed out at the broker: reconcile, never re-send blindly"),
     10031: (Outcome.UNKNOWN, "no connection to the trade server: reconcile"),
+    10018: (Outcome.BLOCKED, "market closed: waits until the symbol trades again"),
+    10027: (Outcome.BLOCKED, "AutoTrading is off in the terminal: waits until it is on"),
+    10029: (Outcome.BLOCKED, "the position is inside the freeze level: waits"),
 }
 """retcode → outcome for every code that is not DEFINITIVE (10019 on a close is special)."""
 
@@ -62,9 +65,9 @@ class Classified:
     reason: str
 
 
-NOT_SENT_CLOSING = Classified(Outcome.DEFINITIVE, "not sent: gateway closing")
-NOT_SENT_DEADLINE = Classified(Outcome.DEFINITIVE, "not sent: deadline passed while queued")
-NOT_SENT_BROKER_DOWN = Classified(Outcome.DEFINITIVE, "not sent: broker not connected")
+NOT_SENT_CLOSING = Classified(Outcome.BLOCKED, "not sent: gateway closing")
+NOT_SENT_DEADLINE = Classified(Outcome.BLOCKED, "not sent: deadline passed while queued")
+NOT_SENT_BROKER_DOWN = Classified(Outcome.BLOCKED, "not sent: broker not connected")
 IN_FLIGHT_DEADLINE = Classified(
     Outcome.UNKNOWN, "deadline passed while in flight: reconcile, never re-send blindly"
 )

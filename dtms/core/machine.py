@@ -26,21 +26,30 @@ from typing import Any, assert_never
 from dtms.core.evolve import evolve
 from dtms.core.facts import Facts
 from dtms.core.messages import (
+    ActionBlocked,
     ActionDone,
     ActionFailed,
     ActionUnknown,
     Command,
     Evaluated,
     Event,
+    MarketFacts,
     Note,
     NoteKind,
     Observed,
+    Wait,
 )
-from dtms.core.pending import TransitionRecord, apply_outcome, recognise_hedge, resolve
+from dtms.core.pending import (
+    WAIT_NOTICE,
+    TransitionRecord,
+    apply_outcome,
+    recognise_hedge,
+    resolve,
+)
 from dtms.core.policy import Policy
-from dtms.core.rules import STALE, Trigger, fire
-from dtms.core.trade import InFlight, TradeState
-from dtms.core.types import PositionView, State
+from dtms.core.rules import Trigger, fire
+from dtms.core.trade import InFlight, TradeState, new_trade
+from dtms.core.types import AccountView, PositionView, State
 
 OPEN = frozenset(s for s in State if s.is_open)
 
@@ -52,6 +61,7 @@ class Rule(enum.Enum):
     HEDGE_VANISHED = "hedge_vanished"
     CHOCH = "choch_against"
     FLAT_TIMER = "flat_timer_expired"
+    WEEKEND = "weekend_flatten"
     RECOVERED = "recovered"
     NOT_RECOVERED = "not_recovered"
     STRUCTURE_RESUMED = "structure_resumed"
@@ -72,12 +82,17 @@ class Transition:
     trigger: Trigger
     actions: tuple[str, ...]
     """Action names, in the order their commands are sent."""
+    fact: bool = False
+    """The trigger is a broker fact: it fires at once, whatever back-off a failure set."""
 
 
 TABLE: tuple[Transition, ...] = (
-    Transition(Rule.MAIN_VANISHED, OPEN, State.CLOSED, Trigger.MAIN_VANISHED, ("close_all",)),
     Transition(
-        Rule.HEDGE_VANISHED, frozenset({State.HEDGED}), State.WARNING_L2, Trigger.HEDGE_VANISHED, ()
+        Rule.MAIN_VANISHED, OPEN, State.CLOSED, Trigger.MAIN_VANISHED, ("close_all",), fact=True
+    ),
+    Transition(
+        Rule.HEDGE_VANISHED, frozenset({State.HEDGED}), State.WARNING_L2, Trigger.HEDGE_VANISHED,
+        (), fact=True,
     ),
     Transition(Rule.CHOCH, OPEN, State.CLOSED, Trigger.CHOCH_AGAINST, ("close_all",)),
     Transition(
@@ -85,6 +100,13 @@ TABLE: tuple[Transition, ...] = (
         frozenset({State.HEDGED}),
         State.CLOSED,
         Trigger.FLAT_TIMER_EXPIRED,
+        ("close_all",),
+    ),
+    Transition(
+        Rule.WEEKEND,
+        frozenset({State.HEDGED}),
+        State.CLOSED,
+        Trigger.WEEKLY_CLOSE_NEAR,
         ("close_all",),
     ),
     Transition(
@@ -170,7 +192,7 @@ class Decision:
 def step(trade: TradeState, event: Event, policy: Policy) -> Decision:
     """Apply one event to a trade; return the new state, commands and notes."""
     match event:
-        case ActionDone() | ActionFailed() | ActionUnknown():
+        case ActionDone() | ActionFailed() | ActionUnknown() | ActionBlocked():
             if trade.pending is None or trade.pending.find(event.command_id) is None:
                 return Decision(trade)
             new, notes, record = apply_outcome(trade, event, policy)
@@ -182,7 +204,11 @@ def step(trade: TradeState, event: Event, policy: Policy) -> Decision:
             elif event.at <= trade.last_observed_at:
                 return Decision(trade)  # a replay, or a snapshot older than one seen
             facts = _fresh(Facts.from_observed(event), trade)
+            reversed_ = _reversed(trade, facts)
+            if reversed_ is not None:
+                return reversed_
             changes = _sync(trade, facts.main)
+            changes.update(track_market(trade, facts.market, policy))
             changes["last_observed_at"] = event.at
             if event.flip is not None:
                 changes["flip"] = event.flip
@@ -191,7 +217,11 @@ def step(trade: TradeState, event: Event, policy: Policy) -> Decision:
             if event.eval_id <= trade.last_eval_id:
                 return Decision(trade)
             facts = _fresh(Facts.from_evaluated(event), trade)
+            reversed_ = _reversed(trade, facts)
+            if reversed_ is not None:
+                return reversed_
             changes = _sync(trade, facts.main)
+            changes.update(track_market(trade, facts.market, policy))
             changes.update(last_eval_id=event.eval_id, score=event.score.total, flip=event.flip,
                            last_deep_check_at=event.at)
             return _decide(evolve(trade, **changes), facts, policy)
@@ -236,10 +266,13 @@ def _fresh(facts: Facts, trade: TradeState) -> Facts:
 
 
 def _sync(trade: TradeState, main: PositionView | None) -> dict[str, Any]:
-    """The broker's word on the main position's volume and stops, as changes.
+    """The broker's word on the main position's volume, entry and stops, as changes.
 
-    Returned as a dict so the step applies all its bookkeeping in one copy: a trade has some
-    thirty fields and copying it is the core's largest per-step cost.
+    On a netting account a trader may add to the position by hand: its volume grows and its
+    ``price_open`` becomes the average entry, which breakeven and the risk unit must use (a
+    stale first entry made "breakeven" lock in a loss). Returned as a dict so the step applies
+    all its bookkeeping in one copy: a trade has some thirty fields and copying it is the
+    core's largest per-step cost.
     """
     if main is None or trade.state is State.CLOSED:
         return {}
@@ -248,12 +281,91 @@ def _sync(trade: TradeState, main: PositionView | None) -> dict[str, Any]:
         for item in trade.pending.commands
     )
     volume = trade.volume if partial_in_flight else main.volume
-    return {"volume": volume, "sl": main.sl, "tp": main.tp}
+    changes: dict[str, Any] = {"volume": volume, "sl": main.sl, "tp": main.tp}
+    if main.price_open > 0 and main.price_open != trade.entry:
+        changes["entry"] = main.price_open
+    return changes
+
+
+def _reversed(trade: TradeState, f: Facts) -> Decision | None:
+    """A position that changed side (a netting position reversed by hand) is a new trade.
+
+    Scoring it as the old side, and "partially closing" it with an order of the old side's
+    opposite, would add exposure (BUY 1.0 reversed to SELL 1.0 became SELL 1.5). The trade
+    starts over: HEALTHY on the new side, its entry, volume and stops read from the broker.
+    """
+    main = f.main
+    if main is None or main.side is trade.side or not trade.is_open:
+        return None
+    fresh = new_trade(main, f.at)
+    new = evolve(
+        fresh, opened_at=trade.opened_at, seq=trade.seq, last_eval_id=trade.last_eval_id,
+        last_observed_at=f.at, last_deep_check_at=trade.last_deep_check_at,
+        market_seen=trade.market_seen, magic=trade.magic, comment=trade.comment,
+    )
+    text = (f"position reversed at the broker: {trade.side.value} -> {main.side.value} "
+            f"{main.volume} lots @ {main.price_open}; managed from now on as a new trade")
+    record = TransitionRecord(f.at, trade.ticket, trade.state, State.HEALTHY, "reversed", text,
+                              trade.score)
+    return Decision(new, notes=(Note(NoteKind.ALERT, text),), transition=record)
+
+
+def track_market(trade: TradeState, market: MarketFacts | None, policy: Policy
+                 ) -> dict[str, Any]:
+    """Count timers only while the symbol trades: the newest tick time, deadlines moved on.
+
+    Timers are judged at ``rules.market_time``: never past the last tick plus a grace, so they
+    pause when the symbol stops ticking. When the runtime says the market is closed (the
+    weekend, a daily break, a 10018), the pause point is remembered; at the first tick after it
+    the flat and recovery deadlines move on by the closure. A timer started 15 minutes before
+    the weekend close has 15 minutes left when the market reopens. A short silence (a quiet
+    symbol at night) is never called closed and counts as trading time.
+    """
+    if market is None:
+        return {}
+    m = policy.machine
+    tick, seen = market.quote.time, trade.market_seen
+    changes: dict[str, Any] = {}
+    if market.closed:
+        if trade.paused_at is None and seen > 0:
+            changes["paused_at"] = seen + m.market_tick_grace_seconds
+        return changes
+    if tick <= seen:
+        return changes
+    changes["market_seen"] = tick
+    if trade.paused_at is not None:
+        closed = max(tick - trade.paused_at, 0.0)
+        changes["paused_at"] = None
+        if trade.flat_deadline is not None:
+            changes["flat_deadline"] = trade.flat_deadline + closed
+        if trade.recovery_deadline is not None:
+            changes["recovery_deadline"] = trade.recovery_deadline + closed
+    return changes
+
+
+def _cleared(trade: TradeState, facts: Facts) -> TradeState:
+    """Forget a wait whose cause is gone (its note may be given again in a later episode)."""
+    blocked = trade.blocked
+    if blocked is None:
+        return trade
+    market, account = facts.market, facts.account
+    match blocked.wait:
+        case Wait.STALE_DATA:
+            gone = market is not None and not market.stale
+        case Wait.MARKET_CLOSED:
+            gone = market is not None and not market.closed
+        case Wait.TRADING_DISABLED:
+            gone = account is not None and account.trade_allowed
+        case _:
+            gone = facts.fresh  # re-planned from fresh facts at the next deep check
+    if not gone:
+        return trade
+    key = f"{WAIT_NOTICE}{blocked.rule}:{blocked.wait.name}"
+    return evolve(trade, blocked=None, notices=tuple(n for n in trade.notices if n != key))
 
 
 def _decide(trade: TradeState, facts: Facts, policy: Policy) -> Decision:
-    if STALE in trade.notices and facts.market is not None and not facts.market.stale:
-        trade = evolve(trade, notices=tuple(n for n in trade.notices if n != STALE))
+    trade = _cleared(trade, facts)
     if trade.pending is not None:
         new, notes, record, decided = resolve(trade, facts, policy)
         return Decision(new, notes=notes, transition=record, resolved=decided)
@@ -272,6 +384,7 @@ def _decide(trade: TradeState, facts: Facts, policy: Policy) -> Decision:
             trade,
             facts,
             policy,
+            fact=transition.fact,
         )
         if result is None:
             continue
@@ -300,6 +413,28 @@ def wants_early_check(
     return flip_against or adverse > m.early_check_adverse_move
 
 
+def wants_recheck(trade: TradeState, market: MarketFacts | None,
+                  account: AccountView | None) -> bool:
+    """Whether a transition that waited should be re-planned now (by an early deep check).
+
+    A closed market, stale data or disabled trading must be gone first; any other wait (a
+    request that never left the queue, a frozen position, a position that changed) is
+    re-planned from fresh facts at the next check.
+    """
+    blocked = trade.blocked
+    if blocked is None or not trade.is_open or trade.pending is not None:
+        return False
+    match blocked.wait:
+        case Wait.MARKET_CLOSED:
+            return market is not None and not market.closed
+        case Wait.STALE_DATA:
+            return market is not None and not market.stale and not market.closed
+        case Wait.TRADING_DISABLED:
+            return account is not None and account.trade_allowed
+        case _:
+            return True
+
+
 def table_rows() -> list[tuple[str, str, str, str, str]]:
     """The table as text rows (source, target, rule, trigger, actions), for docs and status."""
     rows = []
@@ -313,5 +448,5 @@ def table_rows() -> list[tuple[str, str, str, str, str]]:
 
 __all__ = [
     "OPEN", "TABLE", "Decision", "Note", "NoteKind", "Rule", "Transition", "step",
-    "wants_early_check",
+    "wants_early_check", "wants_recheck",
 ]

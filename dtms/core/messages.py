@@ -30,6 +30,22 @@ class Action(enum.Enum):
     RE_ADD = "re_add"
 
 
+class Wait(enum.Enum):
+    """Why an action waits instead of being sent: blocked, not failed (specification §4).
+
+    A wait never counts toward giving up an action; the trade re-plans from fresh facts once the
+    cause is gone.
+    """
+
+    MARKET_CLOSED = "the market is closed"
+    STALE_DATA = "market data is stale"
+    FROZEN = "the position is inside the freeze level"
+    TRADING_DISABLED = "trading is disabled (AutoTrading off)"
+    NOT_SENT = "the request was not sent (its deadline passed in the queue)"
+    CHANGED = "the position changed since the decision"
+    HALTED = "dtms halted its actions"
+
+
 class Role(enum.Enum):
     """Which of a trade's positions a command acts on."""
 
@@ -139,6 +155,9 @@ class MarketFacts:
     """ATR14 on M15, or None while too few bars exist."""
     stale: bool = False
     """Stale data blocks every *new* defensive action; closes already due still run."""
+    closed: bool = False
+    """The symbol does not trade now (market closed, a break, or it answered 10018 and has not
+    ticked since): nothing is sent, closes included, until it trades again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +173,8 @@ class Observed:
     market: MarketFacts | None = None
     flip: FlipState | None = None
     """Updated VWAP-flip memory when a new closed M5 bar arrived since the last snapshot."""
+    account: AccountView | None = None
+    """The account as last read (trading allowed or not); None when unknown."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +219,16 @@ class ActionFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class ActionBlocked:
+    """A command was not sent, or was refused for a passing reason: it waits, it did not fail."""
+
+    command_id: str
+    at: float
+    wait: Wait
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ActionUnknown:
     """Nobody knows whether a command executed; the next snapshots decide."""
 
@@ -206,7 +237,8 @@ class ActionUnknown:
     reason: str
 
 
-Event = Observed | Evaluated | ActionDone | ActionFailed | ActionUnknown
+ActionOutcome = ActionDone | ActionFailed | ActionUnknown | ActionBlocked
+Event = Observed | Evaluated | ActionOutcome
 
 # --------------------------------------------------------------------------- notes
 
@@ -222,6 +254,8 @@ class NoteKind(enum.Enum):
     """A command failed; the trade stays in its state."""
     ALERT = "alert"
     """Something an operator must look at."""
+    WAITING = "waiting"
+    """An action waits for a passing condition (market closed, stale data, frozen position)."""
     INFO = "info"
 
 

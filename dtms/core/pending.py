@@ -10,12 +10,16 @@ holds its commands and what became of each. An outcome event moves one command o
 * FAILED — refused for good. A close refused with 10036 (position closed) may simply mean the
   position is already gone: it is confirmed from the snapshot like a DONE close.
 * UNKNOWN — never re-sent. Snapshots taken ``unknown_settle_seconds`` later decide by what
-  exists: a position with this trade's hedge comment means the hedge was opened.
+  exists: a position the runtime links to this trade's hedge means the hedge was opened.
+* BLOCKED — not sent, or refused for a passing reason (market closed, stale data, a frozen
+  position, AutoTrading off, a deadline passed in the queue). A wait, not a failure: it never
+  counts toward giving up, and the trade re-plans from fresh facts once the cause is gone.
 
 When every command is final the transition commits if all are DONE; otherwise the trade stays in
-its old state, the failures are counted for this episode and nothing is re-sent before the next
-deep check. Effects of the commands that did execute (a partial close, an SL) are kept either
-way: they happened at the broker.
+its old state: after a failure the failures are counted for this episode and nothing is re-sent
+before the next deep check; after a wait, nothing is counted and the trade records what it waits
+for (``TradeState.blocked``). Effects of the commands that did execute (a partial close, an SL)
+are kept either way: they happened at the broker.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from dataclasses import dataclass, replace
 from dtms.core.facts import Facts
 from dtms.core.messages import (
     Action,
+    ActionBlocked,
     ActionDone,
     ActionFailed,
     ActionUnknown,
@@ -39,12 +44,15 @@ from dtms.core.messages import (
     OpenHedge,
     ReAdd,
     Role,
+    Wait,
 )
 from dtms.core.policy import Policy
-from dtms.core.trade import CommandStatus, Hedge, InFlight, TradeState
+from dtms.core.trade import Blocked, CommandStatus, Hedge, InFlight, TradeState
 from dtms.core.types import PositionView, State
 
 RETCODE_POSITION_CLOSED = 10036
+WAIT_NOTICE = "wait:"
+"""Prefix of the notices that say once per episode what a trade waits for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +81,8 @@ def _is_close(command: Command) -> bool:
 
 
 def apply_outcome(
-    trade: TradeState, event: ActionDone | ActionFailed | ActionUnknown, policy: Policy
+    trade: TradeState, event: ActionDone | ActionFailed | ActionUnknown | ActionBlocked,
+    policy: Policy,
 ) -> Resolved:
     """Record one command's outcome; settle the transition when every command is final."""
     pending = trade.pending
@@ -126,6 +135,9 @@ def apply_outcome(
                         event.retcode,
                     )
                 )
+        case ActionBlocked():
+            item = replace(item, status=CommandStatus.BLOCKED, since=event.at,
+                           reason=event.reason, wait=event.wait)
         case ActionUnknown():
             item = replace(item, status=CommandStatus.UNKNOWN, since=event.at, reason=event.reason)
             notes.append(
@@ -257,10 +269,13 @@ def _settle_if_done(
     if not pending.settled:
         return trade, notes, None
     failed = [item for item in pending.commands if item.status is CommandStatus.FAILED]
+    waits = [item for item in pending.commands if item.status is CommandStatus.BLOCKED]
     trade = replace(trade, pending=None)
-    if not failed:
+    if not failed and not waits:
         new, record = commit(trade, pending.target, pending.transition, pending.reason, at, policy)
         return new, notes, record
+    if not failed:
+        return _waiting(trade, pending.transition, waits[0], notes, at)
     limit = policy.machine.max_action_failures
     out = list(notes)
     for action in dict.fromkeys(item.command.action for item in failed):
@@ -280,6 +295,19 @@ def _settle_if_done(
         )
     )
     return replace(trade, retry_after_eval=trade.last_eval_id), tuple(out), None
+
+
+def _waiting(trade: TradeState, rule: str, item: InFlight, notes: tuple[Note, ...], at: float
+             ) -> Resolved:
+    """A transition that could not reach the broker for a passing reason: nothing counted."""
+    wait = item.wait or Wait.NOT_SENT
+    trade = replace(trade, blocked=Blocked(rule, wait, at))
+    key = f"{WAIT_NOTICE}{rule}:{wait.name}"
+    if key in trade.notices:
+        return trade, notes, None
+    text = f"{item.command.action.value} waits: {item.reason}"
+    note = Note(NoteKind.WAITING, text, item.command.action)
+    return replace(trade, notices=(*trade.notices, key)[-16:]), (*notes, note), None
 
 
 def commit(
@@ -305,6 +333,7 @@ def commit(
         recovery_deadline=recovery,
         failures=(),
         retry_after_eval=None,
+        blocked=None,
         closed_at=at if target is State.CLOSED else None,
         close_reason=reason if target is State.CLOSED else "",
     )

@@ -1,10 +1,17 @@
 """Sizing and pricing the defensive actions (specification §4, "Actions and their parameters").
 
 Theory of operation: each ``plan_*`` function turns one action of a transition into a command,
-or into a reason not to send one. Prices are rounded *away* from the market so rounding can
-never pull a stop inside the stops level; volumes are rounded *down* onto the volume step
-except the hedge (nearest step, as specified). A stop is only ever sent when it tightens the
-current one by at least a point: the original system, and peers, re-sent stops every loop.
+or into a reason not to send one (``Skip``), or into a reason to wait (``Hold``: the position is
+inside the freeze level, so MT5 would refuse to touch it; the transition waits until it leaves).
+Prices are rounded *away* from the market so rounding can never pull a stop inside the stops
+level; volumes are rounded *down* onto the volume step except the hedge (nearest step, as
+specified). A stop is only ever sent when it tightens the current one by at least a point: the
+original system, and peers, re-sent stops every loop.
+
+Stop distances: a stop is measured from the price that triggers it — bid for a BUY position's
+SL, ask for a SELL's — and must lie beyond both the stops level and the freeze level, plus one
+point. That price already contains the spread; adding the spread again put hedge stops two
+spreads further out than specified.
 """
 
 from __future__ import annotations
@@ -23,10 +30,11 @@ from dtms.core.messages import (
     OpenHedge,
     ReAdd,
     Role,
+    Wait,
 )
 from dtms.core.policy import ActionParams
 from dtms.core.trade import TradeState
-from dtms.core.types import AccountView, PositionView, Side, SymbolSpec
+from dtms.core.types import AccountView, PositionView, Quote, Side, SymbolSpec
 
 _EPS = 1e-9
 
@@ -36,6 +44,15 @@ class Skip:
     """An action that will not be sent, and why."""
 
     action: Action
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """An action that cannot be sent now for a passing reason; its transition waits."""
+
+    action: Action
+    wait: Wait
     reason: str
 
 
@@ -59,14 +76,42 @@ def _tightens(side: Side, new_sl: float, current_sl: float, point: float) -> boo
 
 
 def _min_distance(spec: SymbolSpec) -> float:
-    # A stop at the price itself is on the wrong side for MT5 (10016) even with a zero level.
-    return max(spec.stops_level + spec.spread, 1) * spec.point
+    """Closest a stop may be to the price that triggers it: beyond both levels, plus a point.
+
+    A stop on the price itself is on the wrong side for MT5 (10016) even with zero levels.
+    """
+    return (max(spec.stops_level, spec.freeze_level) + 1) * spec.point
+
+
+def frozen(pos: PositionView, quote: Quote, spec: SymbolSpec) -> bool:
+    """Whether MT5 refuses to modify or close ``pos`` now (10029, reference §6.4).
+
+    A position whose SL or TP is within the freeze level of the price that would trigger it
+    (bid for a BUY, ask for a SELL) cannot be touched; MT5 allows it from strictly beyond.
+    """
+    if spec.freeze_level <= 0:
+        return False
+    price = quote.exit_price(pos.side)
+    limit = spec.freeze_level * spec.point + _EPS
+    sl_near = pos.sl > 0 and pos.side.sign * (price - pos.sl) <= limit
+    tp_near = pos.tp > 0 and pos.side.sign * (pos.tp - price) <= limit
+    return sl_near or tp_near
+
+
+def hold_if_frozen(action: Action, pos: PositionView | None, quote: Quote | None,
+                   spec: SymbolSpec | None) -> Hold | None:
+    """A ``Hold`` when ``pos`` is inside the freeze level (nothing to check without a quote)."""
+    if pos is None or quote is None or spec is None or not frozen(pos, quote, spec):
+        return None
+    return Hold(action, Wait.FROZEN, f"#{pos.ticket} is inside the freeze level "
+                f"({spec.freeze_level} points): waits until the price leaves it")
 
 
 def plan_tighten_sl(
     cid: str, trade: TradeState, main: PositionView, market: MarketFacts, p: ActionParams
 ) -> Planned:
-    """SL = price - 0.3 R (BUY; + for SELL), outside stops level + spread, never looser."""
+    """SL = price - 0.3 R (BUY; + for SELL) from the price that triggers it, outside the stops
+    and freeze levels, never looser."""
     spec, side = market.spec, trade.side
     r = abs(trade.entry - trade.initial_sl) if trade.initial_sl > 0 else 0.0
     if r <= 0:  # no SL at first sight (or one at entry): one ATR stands in for the risk
@@ -119,7 +164,7 @@ def plan_breakeven(
     """SL = entry ± buffer, only when price is beyond entry by more than the stops level."""
     spec, side = market.spec, trade.side
     price = market.quote.exit_price(side)
-    stops = spec.stops_level * spec.point
+    stops = max(spec.stops_level, spec.freeze_level) * spec.point
     if side.sign * (price - trade.entry) <= stops + _EPS:
         return Skip(
             Action.MOVE_SL_BREAKEVEN,
@@ -127,8 +172,9 @@ def plan_breakeven(
             "take a breakeven stop)",
         )
     sl = round(trade.entry + side.sign * p.breakeven_buffer_points * spec.point, spec.digits)
-    if side.sign * (price - sl) < max(stops, spec.point) - _EPS:
-        return Skip(Action.MOVE_SL_BREAKEVEN, "breakeven SL would sit inside the stops level")
+    if side.sign * (price - sl) < _min_distance(spec) - _EPS:
+        return Skip(Action.MOVE_SL_BREAKEVEN,
+                    "breakeven SL would sit inside the stops or freeze level")
     if not _tightens(side, sl, main.sl, spec.point):
         return Skip(Action.MOVE_SL_BREAKEVEN, "current SL is already at or beyond breakeven")
     return ModifyStops(cid, Action.MOVE_SL_BREAKEVEN, main.ticket, trade.symbol, sl, main.tp)
@@ -172,7 +218,8 @@ def plan_open_hedge(
         return Skip(Action.OPEN_HEDGE, f"{trade.hedges_opened} hedge(s) opened, max {max_hedges}")
     if market.atr_m15 is None or market.atr_m15 <= 0:
         return Skip(Action.OPEN_HEDGE, "ATR14(M15) unavailable: cannot place the hedge's SL")
-    volume = spec.volume_nearest(main.volume * p.hedge_ratio)
+    volume = min(spec.volume_nearest(main.volume * p.hedge_ratio), spec.volume_down(
+        spec.volume_max))
     if volume < spec.volume_min - _EPS:
         return Skip(
             Action.OPEN_HEDGE,

@@ -11,11 +11,22 @@ from dataclasses import dataclass, field
 from dtms.core.params import knob
 
 
+class WeekendPolicy(enum.Enum):
+    """What to do with hedged trades before the market closes for the weekend."""
+
+    HOLD = "hold"
+    FLATTEN_HEDGED = "flatten_hedged"
+
+
 class OrphanPolicy(enum.Enum):
     """What to do with a hedge whose main position vanished."""
 
     CLOSE = "close"
     KEEP = "keep"
+
+
+TICKET_DIGITS = 10
+"""Digits of the longest ticket a comment must carry (live accounts' tickets reach 10)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +61,25 @@ class MachinePolicy:
     clock_jump_seconds: float = knob(
         600.0, "a snapshot this much older than the last one means the broker clock went back",
         gt=0,
+    )
+    recheck_seconds: float = knob(
+        10.0, "a transition that waited is re-planned at most this often once its cause is gone",
+        gt=0,
+    )
+    market_tick_grace_seconds: float = knob(
+        60.0, "timers keep counting this long after the symbol's last tick, then pause", ge=0
+    )
+    weekend_policy: WeekendPolicy = knob(
+        WeekendPolicy.HOLD, "hold: keep hedged trades over the weekend; flatten_hedged: close them"
+    )
+    weekend_flatten_minutes: float = knob(
+        15.0, "flatten_hedged: close hedged trades this many minutes before the weekly close", gt=0
+    )
+    weekly_close_day: int = knob(4, "weekday of the weekly close, broker time (0 Monday)", ge=0,
+                                 le=6)
+    weekly_close_hour: float = knob(
+        21.0, "broker-server hour of the weekly close (21 at UTC+0; often 23.9 at UTC+2)", ge=0,
+        lt=24,
     )
 
     def __post_init__(self) -> None:
@@ -88,10 +118,18 @@ class ActionParams:
     deviation_points: int = knob(20, "max slippage for instant/request execution", ge=0)
 
     def __post_init__(self) -> None:
-        # A ticket is a ulong: up to 20 digits. The comment must fit whatever the ticket.
-        for prefix in (self.hedge_comment_prefix, self.readd_comment_prefix):
-            if not prefix or len(prefix) + 1 > self.comment_max_length:
-                raise ValueError(f"comment prefix {prefix!r} leaves no room for a ticket")
+        # Tickets of live accounts run to 10 digits and more; a comment that cannot carry one
+        # would block every hedge at run time, so it is refused at load. (The comment is only a
+        # hint: dtms links its positions by the tickets the broker returns.)
+        for name in ("hedge_comment_prefix", "readd_comment_prefix"):
+            prefix = getattr(self, name)
+            room = self.comment_max_length - len(prefix)
+            if not prefix or room < TICKET_DIGITS:
+                raise ValueError(
+                    f"{name} {prefix!r} leaves {room} of comment_max_length "
+                    f"{self.comment_max_length} characters for the ticket; a {TICKET_DIGITS}-digit "
+                    f"ticket needs {TICKET_DIGITS}"
+                )
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,13 +12,27 @@ blocked, with the reason.
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import replace
 
 from dtms.core.facts import Facts
-from dtms.core.messages import Action, Command, Note, NoteKind
-from dtms.core.pending import TransitionRecord, commit, in_flight
+from dtms.core.messages import (
+    Action,
+    CloseBy,
+    ClosePartial,
+    ClosePosition,
+    Command,
+    ModifyStops,
+    Note,
+    NoteKind,
+    Role,
+    Wait,
+)
+from dtms.core.pending import WAIT_NOTICE, TransitionRecord, commit, in_flight
 from dtms.core.planning import (
+    Hold,
     Skip,
+    hold_if_frozen,
     plan_breakeven,
     plan_close_all,
     plan_close_hedge,
@@ -27,9 +41,9 @@ from dtms.core.planning import (
     plan_re_add,
     plan_tighten_sl,
 )
-from dtms.core.policy import OrphanPolicy, Policy
+from dtms.core.policy import MachinePolicy, OrphanPolicy, Policy, WeekendPolicy
 from dtms.core.score import ScoreResult
-from dtms.core.trade import Pending, TradeState
+from dtms.core.trade import Blocked, Pending, TradeState
 from dtms.core.types import AccountView, State
 
 
@@ -40,6 +54,7 @@ class Trigger(enum.Enum):
     HEDGE_VANISHED = "hedge position vanished while the main lives"
     CHOCH_AGAINST = "CHOCH against the trade"
     FLAT_TIMER_EXPIRED = "flat timer expired"
+    WEEKLY_CLOSE_NEAR = "weekly close within the flatten window (weekend_policy)"
     RECOVERY_EXPIRED_SCORE_OK = "recovery timer expired and score >= recovered"
     RECOVERY_EXPIRED_SCORE_LOW = "recovery timer expired and score < recovered"
     BOS_IN_FAVOUR_AFTER_HEDGE = "BOS in favour on a bar closed after the hedge opened"
@@ -66,11 +81,18 @@ def holds(trigger: Trigger, trade: TradeState, f: Facts, policy: Policy) -> str 
             return "CHOCH against the trade" if m.close_on_choch and s and s.choch_against else None
         case Trigger.FLAT_TIMER_EXPIRED:
             d = trade.flat_deadline
-            expired = d is not None and f.at >= d
+            expired = d is not None and market_time(trade, f.at, policy) >= d
             return f"flat timer expired ({m.flat_timer_minutes:g} min hedged)" if expired else None
+        case Trigger.WEEKLY_CLOSE_NEAR:
+            if m.weekend_policy is not WeekendPolicy.FLATTEN_HEDGED:
+                return None
+            left = until_weekly_close(f.at, m)
+            near = left <= m.weekend_flatten_minutes * 60.0
+            return f"weekly close in {left / 60:.0f} min (weekend_policy flatten_hedged)" \
+                if near else None
         case Trigger.RECOVERY_EXPIRED_SCORE_OK | Trigger.RECOVERY_EXPIRED_SCORE_LOW:
             d = trade.recovery_deadline
-            if d is None or f.at < d:
+            if d is None or market_time(trade, f.at, policy) < d:
                 return None
             ok = trade.score is not None and trade.score >= m.recovered_score
             if ok != (trigger is Trigger.RECOVERY_EXPIRED_SCORE_OK):
@@ -99,6 +121,30 @@ def holds(trigger: Trigger, trade: TradeState, f: Facts, policy: Policy) -> str 
             return _cmp(s, "<=", m.hedge_score)
 
 
+def market_time(trade: TradeState, at: float, policy: Policy) -> float:
+    """The time timers are judged at: ``at``, but never past the symbol's last tick plus the
+    grace. Timers count minutes while the symbol trades; a market that stopped ticking (the
+    weekend, a daily break) stops them, and ``track_market`` moves the deadlines on by the
+    closure once it trades again."""
+    if trade.market_seen <= 0:
+        return at
+    return min(at, trade.market_seen + policy.machine.market_tick_grace_seconds)
+
+
+WEEK = 7 * 86_400.0
+
+
+def until_weekly_close(at: float, m: MachinePolicy) -> float:
+    """Seconds from broker time ``at`` to the next weekly close (``weekly_close_*``)."""
+    days = math.floor(at / 86_400.0)
+    weekday = (days + 3) % 7  # 1970-01-01 was a Thursday
+    start_of_week = (days - weekday) * 86_400.0
+    close = start_of_week + m.weekly_close_day * 86_400.0 + m.weekly_close_hour * 3600.0
+    while close <= at:
+        close += WEEK
+    return close - at
+
+
 def _cmp(s: ScoreResult | None, op: str, limit: float) -> str | None:
     if s is None:
         return None
@@ -111,8 +157,6 @@ def _fmt(v: float | None) -> str:
 
 
 _CLOSES = frozenset({"close_all", "close_hedge"})
-STALE = "stale"
-"""Notice key: the trade was told its data is stale (cleared when data is fresh again)."""
 
 Fired = tuple[TradeState, tuple[Command, ...], tuple[Note, ...], TransitionRecord | None]
 
@@ -125,29 +169,36 @@ def fire(
     trade: TradeState,
     f: Facts,
     policy: Policy,
+    *,
+    fact: bool = False,
 ) -> Fired | None:
-    """Fire one rule if its trigger holds; None lets the next rule be tried."""
+    """Fire one rule if its trigger holds; None lets the next rule be tried.
+
+    ``fact``: the trigger is a broker fact (a vanished position). Facts fire at once, whatever
+    back-off an earlier failure put the trade in.
+    """
     reason = holds(trigger, trade, f, policy)
     if reason is None:
         return None
     if (
         actions
+        and not fact
         and trade.retry_after_eval is not None
         and trade.last_eval_id <= trade.retry_after_eval
     ):
         return trade, (), (), None  # backing off: nothing is re-sent before the next deep check
-    defensive = [a for a in actions if a not in _CLOSES]
-    if defensive and f.market is not None and f.market.stale:
-        if STALE in trade.notices:  # said once per stale episode
-            return trade, (), (), None
-        note = Note(NoteKind.BLOCKED, f"{rule}: market data for {trade.symbol} is stale; new "
-                    "actions wait for fresh data")
-        return replace(trade, notices=(*trade.notices, STALE)[-16:]), (), (note,), None
+    if actions:
+        wait = _waits_for(actions, f)
+        if wait is not None:
+            return _hold(trade, rule, Hold(Action(actions[0]), wait, _wait_text(wait, trade)),
+                         f.at)
     commands: list[Command] = []
     notes: list[Note] = []
     seq = trade.seq
     for name in actions:
         planned, seq, blocked = _plan(name, trade, f, policy, seq)
+        if isinstance(blocked, Hold):
+            return _hold(trade, rule, blocked, f.at)
         if blocked is not None:
             return _blocked(trade, rule, blocked)
         for item in planned:
@@ -155,6 +206,10 @@ def fire(
                 notes.append(Note(NoteKind.SKIPPED, item.reason, item.action))
             else:
                 commands.append(item)
+    for c in commands:
+        hold = _frozen(c, f)
+        if hold is not None:
+            return _hold(trade, rule, hold, f.at)
     trade = replace(trade, seq=seq)
     if not commands:
         new, record = commit(trade, target, rule, reason, f.at, policy)
@@ -162,7 +217,64 @@ def fire(
     pending = Pending(
         rule, target, f.at, tuple(in_flight(c, f.at, trade) for c in commands), reason
     )
-    return replace(trade, pending=pending), tuple(commands), tuple(notes), None
+    return replace(trade, pending=pending, blocked=None), tuple(commands), tuple(notes), None
+
+
+def _waits_for(actions: tuple[str, ...], f: Facts) -> Wait | None:
+    """A passing condition that keeps this transition's orders from being sent now.
+
+    Nothing reaches a broker whose account may not trade or whose symbol is closed (closes
+    included: they are sent once when it trades again). Stale data blocks new defensive
+    actions only; closes that are due still run.
+    """
+    if f.account is not None and not f.account.trade_allowed:
+        return Wait.TRADING_DISABLED
+    if f.market is not None and f.market.closed:
+        return Wait.MARKET_CLOSED
+    defensive = any(a not in _CLOSES for a in actions)
+    if defensive and f.market is not None and f.market.stale:
+        return Wait.STALE_DATA
+    return None
+
+
+def _wait_text(wait: Wait, trade: TradeState) -> str:
+    match wait:
+        case Wait.STALE_DATA:
+            return f"market data for {trade.symbol} is stale; new actions wait for fresh data"
+        case Wait.MARKET_CLOSED:
+            return f"{trade.symbol} is not trading now; sent once it trades again"
+        case _:
+            return f"{wait.value}; sent once that passes"
+
+
+def _frozen(c: Command, f: Facts) -> Hold | None:
+    """A hold when a position the command modifies or closes is inside the freeze level."""
+    if f.market is None:
+        return None
+    quote, spec = f.market.quote, f.market.spec
+    match c:
+        case ModifyStops() | ClosePartial():
+            return hold_if_frozen(c.action, f.main, quote, spec)
+        case ClosePosition():
+            pos = {Role.MAIN: f.main, Role.HEDGE: f.hedge, Role.READD: f.readd}[c.role]
+            return hold_if_frozen(c.action, pos, quote, spec)
+        case CloseBy():
+            return (hold_if_frozen(c.action, f.main, quote, spec)
+                    or hold_if_frozen(c.action, f.hedge, quote, spec))
+        case _:
+            return None
+
+
+def _hold(trade: TradeState, rule: str, hold: Hold, at: float) -> Fired:
+    """A transition that waits for a passing condition: noted once, nothing counted."""
+    blocked = trade.blocked
+    if blocked is None or blocked.rule != rule or blocked.wait is not hold.wait:
+        trade = replace(trade, blocked=Blocked(rule, hold.wait, at))
+    key = f"{WAIT_NOTICE}{rule}:{hold.wait.name}"
+    if key in trade.notices:
+        return trade, (), (), None
+    note = Note(NoteKind.WAITING, f"{rule}: {hold.reason}", hold.action)
+    return replace(trade, notices=(*trade.notices, key)[-16:]), (), (note,), None
 
 
 def _plan(

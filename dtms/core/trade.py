@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 
-from dtms.core.messages import Action, Command
+from dtms.core.messages import Action, Command, Wait
 from dtms.core.score import FlipState
 from dtms.core.types import PositionView, Side, State
 
@@ -30,6 +30,8 @@ class CommandStatus(enum.Enum):
     """A close the broker answered DONE; waiting for a snapshot without the position."""
     DONE = "done"
     FAILED = "failed"
+    BLOCKED = "blocked"
+    """Not sent, or refused for a passing reason (market closed, stale data, frozen): a wait."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +49,25 @@ class InFlight:
     reason: str = ""
     before_volume: float = 0.0
     """Main volume when a partial close was sent (to recognise it in a snapshot)."""
+    wait: Wait | None = None
+    """What a BLOCKED command waits for."""
 
     @property
     def final(self) -> bool:
-        """Whether this command has reached DONE or FAILED."""
-        return self.status in (CommandStatus.DONE, CommandStatus.FAILED)
+        """Whether this command has reached DONE, FAILED or BLOCKED."""
+        return self.status in _FINAL
+
+
+_FINAL = frozenset({CommandStatus.DONE, CommandStatus.FAILED, CommandStatus.BLOCKED})
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """A transition that could not reach the broker for a passing reason, and waits."""
+
+    rule: str
+    wait: Wait
+    since: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +156,12 @@ class TradeState:
     """Counter for command ids, so ids are unique and stable across restarts."""
     notices: tuple[str, ...] = ()
     """One-time explanations already given (e.g. 'netting account: hedging refused')."""
+    blocked: Blocked | None = None
+    """The last transition that waits for a passing condition (cleared by a commit)."""
+    market_seen: float = 0.0
+    """Broker time of the newest tick of the symbol seen: timers count only while it trades."""
+    paused_at: float | None = None
+    """While the market is closed: the broker time timers paused at (moved on at reopening)."""
     closed_at: float | None = None
     close_reason: str = ""
 

@@ -61,13 +61,16 @@ class Outcome(enum.Enum):
     account, position closed, not sent at all). FIXABLE: refused for a reason a refreshed price
     or another filling mode can fix (requote, price changed/off, too many requests). UNKNOWN:
     nobody knows whether it executed (timeout, lost answer, IPC loss); decide from the next
-    broker snapshot, never by re-sending.
+    broker snapshot, never by re-sending. BLOCKED: not sent, or refused for a passing reason
+    (market closed 10018, AutoTrading off 10027, a frozen position 10029, a deadline passed in
+    the queue, the broker link down): a wait, never a failure.
     """
 
     DONE = "done"
     DEFINITIVE = "definitive"
     FIXABLE = "fixable"
     UNKNOWN = "unknown"
+    BLOCKED = "blocked"
 
 
 class Session(enum.Enum):

@@ -6,7 +6,7 @@ a newer dtms) is refused rather than misread.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA_V1 = """
 CREATE TABLE trades (
@@ -105,5 +105,12 @@ CREATE TABLE meta (
 );
 """
 
-MIGRATIONS: dict[int, str] = {1: SCHEMA_V1}
+SCHEMA_V2 = """
+ALTER TABLE trades ADD COLUMN detail_pruned INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX trades_closed ON trades (closed_at, detail_pruned);
+CREATE INDEX notes_ts ON notes (ts);
+"""
+"""Retention: closed trades whose detail was pruned are marked (their row stays longer)."""
+
+MIGRATIONS: dict[int, str] = {1: SCHEMA_V1, 2: SCHEMA_V2}
 """Script that brings a file from version ``n - 1`` to ``n``."""

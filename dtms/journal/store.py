@@ -105,6 +105,29 @@ def _check(conn: sqlite3.Connection, path: Path) -> int:
     return int(version)
 
 
+def check_writable(p: Path) -> None:
+    """Refuse, with one line and without touching it, a journal dtms could not keep.
+
+    A read-only file used to start, then crash an actor at its first write; a 0-byte file is
+    not a journal (SQLite would quietly make one in it).
+    """
+    if p.is_dir():
+        raise JournalError(f"journal path {p} is a directory, not a file")
+    if not p.parent.is_dir():
+        raise JournalError(f"journal directory {p.parent} does not exist (or is not a directory)")
+    if not os.access(p.parent, os.W_OK | os.X_OK):
+        raise JournalError(f"journal directory {p.parent} is not writable (SQLite keeps its "
+                           "write-ahead log next to the journal)")
+    if not p.exists():
+        return
+    if p.stat().st_size == 0:
+        raise JournalError(f"journal {p} is an empty file (0 bytes), not a dtms journal; it was "
+                           "left untouched: remove it to start a new journal")
+    if not os.access(p, os.R_OK | os.W_OK):
+        raise JournalError(f"journal {p} is not writable (read-only file); dtms must write "
+                           "every intent before it sends an order: fix its permissions")
+
+
 class JournalFile:
     """The read-write journal of one running dtms process."""
 
@@ -118,10 +141,7 @@ class JournalFile:
     def open(cls, path: str | os.PathLike[str]) -> JournalFile:
         """Open (or create) the journal, lock it for this process, bring the schema up to date."""
         p = Path(path)
-        if p.exists() and p.is_dir():
-            raise JournalError(f"journal path {p} is a directory")
-        if not p.parent.exists():
-            raise JournalError(f"journal directory {p.parent} does not exist")
+        check_writable(p)
         lock = _ProcessLock(p.with_name(p.name + ".lock"))
         lock.acquire()
         try:
@@ -139,8 +159,14 @@ class JournalFile:
                         f"PRAGMA user_version={target};\n"
                         f"PRAGMA application_id={APPLICATION_ID};\nCOMMIT;"
                     )
+                # prove it can be written now, not at the first intent of a live trade
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('write_probe', '1')")
+                conn.execute("ROLLBACK")
             except sqlite3.OperationalError as exc:
-                raise JournalError(f"journal {p} cannot be written ({exc})") from exc
+                conn.close()
+                raise JournalError(f"journal {p} cannot be written ({exc}); it was left "
+                                   "untouched") from exc
         except BaseException:
             lock.release()
             raise
@@ -271,6 +297,25 @@ class JournalFile:
             "(PARTITION BY ticket ORDER BY id DESC) AS n FROM scores) WHERE n > ?)", (keep,),
         )
 
+    def prune(self, detail_before: float, rows_before: float) -> list[int]:
+        """Apply the retention: delete the detail of trades closed before ``detail_before``
+        (actions, notes, transitions, scores) and the rows of those closed before
+        ``rows_before``. Returns the tickets whose detail went (their logs may go too).
+
+        Freed pages are reused by later writes, so the file stops growing once the retention
+        period is reached.
+        """
+        tickets = [int(r[0]) for r in self.conn.execute(
+            "SELECT ticket FROM trades WHERE closed_at IS NOT NULL AND closed_at < ? AND "
+            "pending IS NULL AND detail_pruned = 0", (detail_before,))]
+        for table in ("actions", "notes", "transitions", "scores"):
+            self.conn.executemany(f"DELETE FROM {table} WHERE ticket=?", ((t,) for t in tickets))
+        self.conn.executemany("UPDATE trades SET detail_pruned=1 WHERE ticket=?",
+                              ((t,) for t in tickets))
+        self.conn.execute("DELETE FROM trades WHERE closed_at IS NOT NULL AND closed_at < ? AND "
+                          "pending IS NULL", (rows_before,))
+        return tickets
+
     def set_meta(self, key: str, value: Any) -> None:
         """Store a process-level fact (heartbeat, data health, gateway statistics)."""
         self.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO "
@@ -306,6 +351,32 @@ class JournalFile:
         row = self.conn.execute(f"SELECT {_STATE_COLUMNS} FROM trades WHERE ticket=?",
                                 (ticket,)).fetchone()
         return _state_of(row) if row else None
+
+    def opened_by_dtms(self, ticket: int, symbol: str, side: str, volume: float, opened: float,
+                       tolerance: float = 60.0) -> tuple[int, str] | None:
+        """Whether this journal's process sent the order that opened position ``ticket``.
+
+        Returns ``(parent ticket, "hedge" | "readd")``: an open whose result was this ticket, or
+        one whose answer was lost (or whose outcome is still unknown) with the same symbol, side
+        and volume, decided at most ``tolerance`` seconds after the position opened.
+        """
+        row = self.conn.execute(
+            "SELECT ticket, type FROM actions WHERE result_ticket=? AND type IN "
+            "('open_hedge','re_add') LIMIT 1", (ticket,)).fetchone()
+        if row is None:
+            rows = self.conn.execute(
+                "SELECT ticket, type, params FROM actions WHERE symbol=? AND type IN "
+                "('open_hedge','re_add') AND status IN ('intent','sent','unknown','failed') "
+                "AND ts <= ? ORDER BY ts DESC LIMIT 50", (symbol, opened + tolerance)).fetchall()
+            for r in rows:
+                params = json.loads(r["params"])
+                if params.get("side") == side and abs(float(params.get("volume", 0)) - volume) \
+                        < 1e-9:
+                    row = r
+                    break
+        if row is None:
+            return None
+        return int(row["ticket"]), "hedge" if row["type"] == "open_hedge" else "readd"
 
     def is_known(self, ticket: int) -> bool:
         """Whether the journal has ever managed this ticket."""

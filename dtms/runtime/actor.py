@@ -13,7 +13,7 @@ nothing is pending.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
 
@@ -21,9 +21,10 @@ import trio
 from loguru import logger
 
 from dtms.core.layers import ScoreParams
-from dtms.core.machine import Decision, Rule, step, wants_early_check
+from dtms.core.machine import Decision, Rule, step, wants_early_check, wants_recheck
 from dtms.core.messages import (
     Action,
+    ActionBlocked,
     ActionDone,
     ActionFailed,
     ActionUnknown,
@@ -39,6 +40,7 @@ from dtms.core.messages import (
     Observed,
     OpenHedge,
     ReAdd,
+    Role,
 )
 from dtms.core.policy import Policy
 from dtms.core.score import score_trade, update_flip
@@ -48,7 +50,10 @@ from dtms.journal.owner import Journal
 from dtms.runtime.events import EventBus, EventKind, OperatorEvent, Severity
 from dtms.runtime.execution import ExecContext, Executor
 from dtms.runtime.gateway import Gateway
-from dtms.runtime.market_data import FeedView
+from dtms.runtime.market_data import FeedView, SymbolFeed
+
+OPEN_UNKNOWN_MEMORY_SECONDS = 300.0
+"""How long after a lost open answer a new open first looks for the lost one's position."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +102,20 @@ class ActorContext:
     stopping: bool = False
     observe_time: Callable[..., None] | None = None
     """Learns broker time from reported times (live brokers); None when the clock is exact."""
+    observe_ticks: Callable[[Mapping[str, float]], None] | None = None
+    """Learns broker time from each cycle's freshest tick (live brokers)."""
     clock_known: Callable[[], bool] = lambda: True
     """Whether ``broker_now`` is calibrated (an estimated clock is not until a tick arrived)."""
+    feeds: dict[str, SymbolFeed] = field(default_factory=dict)
+    """The symbols' feeds (their polled quotes; a 10018 marks one closed)."""
+    sent_orders: set[int] = field(default_factory=set)
+    """Order tickets the broker returned to this process (its deals, not another manager's)."""
+    halted: Callable[[], str] = lambda: ""
+    """Why dtms must not act at all now ("" while it may)."""
+    trading_disabled: Callable[[], None] = lambda: None
+    """Called on a 10027 answer: the account is re-read at once."""
+    link_position: Callable[[int, int, Role], None] = lambda ticket, parent, role: None
+    """Called when an open of this process is known to have made position ``ticket``."""
 
 
 class TradeActor:
@@ -112,6 +129,9 @@ class TradeActor:
         self._inbox: CycleInput | None = None
         self._wake = trio.Event()
         self._last_fast = -math.inf
+        self._last_recheck = -math.inf
+        self._open_unknown_at: float | None = None
+        """Broker time of an open whose answer was lost: a later attempt first looks for it."""
         self.busy = False
         self.last_input: CycleInput | None = None
 
@@ -157,6 +177,8 @@ class TradeActor:
         if self.last_input is None or t.pending is not None or not t.is_open:
             return -math.inf
         deadlines = [d for d in (t.flat_deadline, t.recovery_deadline) if d is not None]
+        if t.blocked is not None:  # a waiting transition is re-planned once its cause is gone
+            deadlines.append(self._last_recheck + self.ctx.policy.machine.recheck_seconds)
         return min(deadlines, default=math.inf)
 
     async def handle(self, inp: CycleInput) -> None:
@@ -177,9 +199,16 @@ class TradeActor:
         ready = self.trade.is_open and self.trade.pending is None and not self.ctx.stopping
         if ready and ind is not None and adaptation is not None and market is not None \
                 and feed is not None:
+            m = self.ctx.policy.machine
             if feed.m15_close * 1000 > self.trade.last_eval_id:
                 eval_id = feed.m15_close * 1000
-            elif inp.at - self._last_fast >= self.ctx.policy.machine.fast_check_seconds:
+            elif self.trade.blocked is not None and inp.at - self._last_recheck >= \
+                    m.recheck_seconds:
+                self._last_recheck = inp.at  # a waiting transition is re-planned once its
+                if not self.ctx.halted() and wants_recheck(self.trade, market, inp.account):
+                    eval_id = max(int(inp.at * 1000), self.trade.last_eval_id + 1)  # cause went
+                    early = True
+            elif inp.at - self._last_fast >= m.fast_check_seconds:
                 self._last_fast = inp.at
                 price = inp.main.price_current if inp.main else ind.last_price
                 if wants_early_check(self.trade, price, flip.against, inp.at, self.ctx.policy):
@@ -187,7 +216,7 @@ class TradeActor:
         if not eval_id or ind is None or adaptation is None or market is None:
             # the snapshot alone: facts, timers, outcomes of commands at the broker
             await self._apply(Observed(inp.at, inp.main, inp.hedge, inp.readd, market,
-                                       flip if new_bar else None))
+                                       flip if new_bar else None, inp.account))
             return
         # a deep check sees the same facts, timers included: one step does both
         s = score_trade(ind, adaptation, self.trade.side, flip, self.ctx.score_params)
@@ -246,12 +275,37 @@ class TradeActor:
             self.log.info(f"#{self.ticket} sending {c.action.value}: {_describe(c)}")
             self.ctx.journal.write_nowait(lambda f: f.update_action(c.id, "sent",
                                                                     self.ctx.broker_now()))
-            ctx = ExecContext(self.ctx.gateway, spec, self.ctx.policy.actions,
-                              self.ctx.broker_now, self.ctx.stale_tick_seconds,
-                              self.ctx.observe_time)
+            shared = self.ctx
+            ctx = ExecContext(shared.gateway, spec, shared.policy.actions, shared.broker_now,
+                              shared.stale_tick_seconds, shared.feeds.get(c.symbol),
+                              shared.halted, shared.trading_disabled, shared.sent_orders,
+                              self._existing_check_since(c))
             outcome = await Executor(ctx).execute(c)
+            self._track_open(c, outcome)
         await self._apply(outcome)
         self._record_outcome(c, outcome)
+        self._link(c, outcome)
+
+    def _existing_check_since(self, c: Command) -> float | None:
+        """When an earlier open of this trade may have executed unseen (its answer was lost
+        recently), a new one first looks for it at the broker."""
+        at = self._open_unknown_at
+        if not isinstance(c, OpenHedge | ReAdd) or at is None:
+            return None
+        return at if self.ctx.broker_now() - at < OPEN_UNKNOWN_MEMORY_SECONDS else None
+
+    def _track_open(self, c: Command, outcome: Event) -> None:
+        if isinstance(c, OpenHedge | ReAdd):
+            if isinstance(outcome, ActionUnknown):
+                self._open_unknown_at = outcome.at
+            elif isinstance(outcome, ActionDone):
+                self._open_unknown_at = None
+
+    def _link(self, c: Command, outcome: Event) -> None:
+        """Tell the supervisor which position an open made (identity by ticket, not comment)."""
+        if isinstance(outcome, ActionDone) and outcome.ticket and isinstance(c, OpenHedge | ReAdd):
+            role = Role.HEDGE if isinstance(c, OpenHedge) else Role.READD
+            self.ctx.link_position(outcome.ticket, self.ticket, role)
 
     def _record_outcome(self, c: Command, outcome: Event) -> None:
         counters = self.ctx.counters
@@ -275,6 +329,9 @@ class TradeActor:
                     self._tell(EventKind.HEDGE_FAILED, outcome.at, f"hedge for {c.symbol} "
                                f"#{self.ticket} failed: {outcome.reason}", Severity.WARNING,
                                retcode=outcome.retcode)
+            case ActionBlocked():
+                status, error, retcode = "blocked", outcome.reason, None
+                self.log.info(f"#{self.ticket} {c.action.value} waits: {outcome.reason}")
             case ActionUnknown():
                 counters.actions_unknown += 1
                 status, error, retcode = "unknown", outcome.reason, None
@@ -344,24 +401,28 @@ def _material(before: TradeState, after: TradeState) -> bool | None:
 
 
 def _market(inp: CycleInput, feed: FeedView | None) -> MarketFacts | None:
+    """The symbol as a trade plans with it: the quote the feed read this cycle (its bid, ask and
+    time), or, before the first one, the position's current price and the spread."""
     if feed is None:
         return None
     spec = feed.spec
-    spread = spec.spread * spec.point
-    if inp.main is not None:
-        px = inp.main.price_current
-        bid, ask = (px, px + spread) if inp.main.side is Side.BUY else (px - spread, px)
-    elif feed.indicators is not None:
-        bid = feed.indicators.last_price
-        ask = bid + spread
-    else:
-        return None
-    quote = Quote(inp.at, round(bid, spec.digits), round(ask, spec.digits))
+    quote = feed.quote
+    if quote is None:
+        spread = spec.spread * spec.point
+        if inp.main is not None:
+            px = inp.main.price_current
+            bid, ask = (px, px + spread) if inp.main.side is Side.BUY else (px - spread, px)
+        elif feed.indicators is not None:
+            bid = feed.indicators.last_price
+            ask = bid + spread
+        else:
+            return None
+        quote = Quote(inp.at, round(bid, spec.digits), round(ask, spec.digits))
     atr = None
     if feed.indicators is not None and math.isfinite(feed.indicators.atr_m15) \
             and feed.indicators.atr_m15 > 0:
         atr = feed.indicators.atr_m15
-    return MarketFacts(spec, quote, atr, feed.stale)
+    return MarketFacts(spec, quote, atr, feed.stale, feed.closed)
 
 
 def _describe(c: Command) -> str:

@@ -23,9 +23,11 @@ from dtms.config import Settings
 from dtms.errors import JournalError
 from dtms.journal.owner import Journal, open_journal
 from dtms.runtime.actor import ActorContext, TradeActor
+from dtms.runtime.brokertime import BrokerTime
 from dtms.runtime.events import EventBus, EventKind, OperatorEvent, Severity
 from dtms.runtime.executor import Executor as CallExecutor
 from dtms.runtime.gateway import Gateway, open_gateway
+from dtms.runtime.retention import keep_flat
 from dtms.runtime.supervisor import ActorFactory, Supervisor
 
 
@@ -49,8 +51,7 @@ async def serve(
     connect: Callable[[], Any],
     broker_now: Callable[[], float],
     *,
-    observe_time: Callable[..., None] | None = None,
-    clock_known: Callable[[], bool] = lambda: True,
+    live_clock: BrokerTime | None = None,
     executor: CallExecutor | None = None,
     broker_label: str = "simulated",
     time_scale: float = 1.0,
@@ -63,6 +64,8 @@ async def serve(
     Args:
         connect: returns the broker object (MT5 surface); called once by the gateway.
         broker_now: the broker clock (epoch seconds).
+        live_clock: for a live broker, the clock learned from its ticks (``broker_now`` itself),
+            which the supervisor feeds each cycle's ticks; None when the clock is exact.
         executor: where broker calls run (default: one dedicated worker thread).
         time_scale: Trio seconds per real second (the simulator's speed), so the heartbeat
             stays a real-time heartbeat on an accelerated clock.
@@ -75,8 +78,11 @@ async def serve(
         await _check_account(journal, gateway, settings.journal.path)
         ctx = ActorContext(journal, gateway, settings.policy, settings.score, broker_now,
                            settings.market_data.stale_tick_seconds,
-                           settings.journal.scores_per_trade, observe_time=observe_time,
-                           clock_known=clock_known)
+                           settings.journal.scores_per_trade)
+        if live_clock is not None:
+            ctx.observe_time = live_clock.observe
+            ctx.observe_ticks = live_clock.observe_ticks
+            ctx.clock_known = lambda: live_clock.calibrated
         sup = Supervisor(ctx, settings.supervisor, settings.market_data, settings.indicators,
                          settings.regime, actor_factory=actor_factory)
         started_wall = time.time()
@@ -84,6 +90,8 @@ async def serve(
             await nursery.start(sup.run)
             beat = _Heartbeat(sup, journal, broker_label, started_wall, time_scale, settings)
             nursery.start_soon(beat.run)
+            nursery.start_soon(keep_flat, journal, settings.journal, settings.logging.dir,
+                               broker_now)
             line = (f"dtms monitoring {len(sup.actors)} trade(s) on the {broker_label} broker; "
                     f"journal {settings.journal.path}")
             logger.info(line)

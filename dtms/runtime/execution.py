@@ -1,12 +1,22 @@
 """Carrying out one core command at the broker, through the gateway.
 
 Theory of operation. A command becomes MT5 requests built from the symbol's own rules (filling
-mode from ``filling_mode``, never a hard-coded FOK), sent with the gateway's priorities. Before a
-new defensive order the quote must be fresh. Before a hedge the broker is asked whether this
-trade's hedge already exists (by comment and magic) — the check lives at the broker, not only in
-memory — and whether the margin allows it (``order_check``). A fixable answer (requote, price
-changed, too many requests, an unsupported filling with another allowed) is retried at most twice
-with a fresh quote; everything else comes back as one outcome event for the core.
+mode from ``filling_mode``, never a hard-coded FOK), sent with the gateway's priorities, and
+comes back as one outcome event for the core: done, failed, unknown, or *blocked* (a wait that
+never counts toward giving up: market closed, AutoTrading off, a frozen position, a stale quote,
+a request whose deadline passed in the queue).
+
+What each command costs, in broker round trips, and why:
+
+* a stop change: 1 (an SLTP carries no price).
+* a hedge or re-add: 1, the order itself. The quote is the one the symbol's feed read this
+  cycle (fresh, or the order waits); ``order_send`` checks the margin itself and answers 10019
+  without side effects, so no ``order_check`` is needed. The broker is asked for an existing
+  hedge first (+1) only when an earlier attempt of this trade may have executed unseen.
+* a close or partial close: 2, the position re-read by ticket, then the order — so an order can
+  never add exposure: a position reversed by hand (netting) or already smaller than planned is
+  not touched, and a close takes exactly what is left. Above ``volume_max`` it is split into
+  several deals.
 """
 
 from __future__ import annotations
@@ -17,8 +27,10 @@ from typing import Any
 
 from dtms.broker import constants as C
 from dtms.core.messages import (
+    ActionBlocked,
     ActionDone,
     ActionFailed,
+    ActionOutcome,
     ActionUnknown,
     CloseBy,
     ClosePartial,
@@ -27,18 +39,32 @@ from dtms.core.messages import (
     ModifyStops,
     OpenHedge,
     ReAdd,
+    Wait,
 )
+from dtms.core.planning import frozen
 from dtms.core.policy import ActionParams
-from dtms.core.types import Outcome, Side, SymbolSpec
+from dtms.core.types import Outcome, PositionView, Quote, Side, SymbolSpec
 from dtms.errors import GatewayClosed
 from dtms.runtime.gateway import CallResult, Gateway, Priority
-
-Event = ActionDone | ActionFailed | ActionUnknown
+from dtms.runtime.market_data import SymbolFeed
+from dtms.runtime.positions import position_view
 
 RETCODE_INVALID_FILL = 10030
 RETCODE_NO_CHANGES = 10025
 RETCODE_DONE_PARTIAL = 10010
+RETCODE_MARKET_CLOSED = 10018
+RETCODE_AUTOTRADING = 10027
+RETCODE_FROZEN = 10029
 FIXABLE_RETRIES = 2
+_EPS = 1e-9
+
+
+def _nothing() -> None:
+    return None
+
+
+def _not_halted() -> str:
+    return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +76,17 @@ class ExecContext:
     params: ActionParams
     broker_now: Callable[[], float]
     stale_tick_seconds: float
-    observe_time: Callable[..., None] | None = None
+    feed: SymbolFeed | None = None
+    """The symbol's feed: its polled quote, and where a 10018 marks the market closed."""
+    halted: Callable[[], str] = _not_halted
+    """Why dtms must not act at all now ("" when it may): another manager on the account."""
+    trading_disabled: Callable[[], None] = _nothing
+    """Told when the terminal answers 10027 (AutoTrading off), so the account is re-read."""
+    sent_orders: set[int] | None = None
+    """Order tickets the broker returned to this process (to tell its deals from others')."""
+    existing_check_since: float | None = None
+    """Before opening: look for a position an earlier attempt (at this broker time) may have
+    opened unseen; None when no attempt of this trade can be pending at the broker."""
 
 
 def order_type(side: Side) -> int:
@@ -70,6 +106,21 @@ def fillings(spec: SymbolSpec) -> list[int]:
     return out
 
 
+def split_volume(volume: float, spec: SymbolSpec) -> list[float]:
+    """``volume`` as deals of at most ``volume_max`` each, every one on the volume step."""
+    cap = spec.volume_down(spec.volume_max) if spec.volume_max > 0 else volume
+    if cap <= 0 or volume <= cap + _EPS:
+        return [round(volume, 8)]
+    parts = []
+    left = round(volume, 8)
+    while left > cap + _EPS:
+        parts.append(cap)
+        left = round(left - cap, 8)
+    if left > _EPS:
+        parts.append(left)
+    return parts
+
+
 def _reason(r: CallResult) -> str:
     comment = str(getattr(r.value, "comment", "") or "") if r.value is not None else ""
     if comment:
@@ -85,53 +136,63 @@ class Executor:
     def __init__(self, ctx: ExecContext) -> None:
         self.ctx = ctx
 
-    async def execute(self, c: Command) -> Event:
+    async def execute(self, c: Command) -> ActionOutcome:
         """Send ``c``; return the outcome event for ``dtms.core.machine.step``."""
+        why = self.ctx.halted()
+        if why:
+            return ActionBlocked(c.id, self.ctx.broker_now(), Wait.HALTED, why)
         try:
             match c:
                 case ModifyStops():
                     return await self._modify(c)
                 case ClosePartial():
-                    return await self._deal(c, c.ticket, c.side.opposite, c.volume, Priority.CLOSE,
-                                            comment="DTMS_PARTIAL", defensive=True)
-                case OpenHedge():
-                    return await self._open(c, c.side, c.volume, c.sl, c.comment, c.magic,
-                                            Priority.HEDGE)
-                case ReAdd():
-                    return await self._open(c, c.side, c.volume, c.sl, c.comment, c.magic,
-                                            Priority.HEDGE)
+                    return await self._reduce(c, c.ticket, c.side, c.volume, partial=True)
                 case ClosePosition():
-                    return await self._close(c)
+                    return await self._reduce(c, c.ticket, c.side, c.volume, partial=False)
+                case OpenHedge() | ReAdd():
+                    return await self._open(c)
                 case CloseBy():
                     request = {"action": C.TRADE_ACTION_CLOSE_BY, "position": int(c.ticket),
                                "position_by": int(c.by_ticket), "magic": self.ctx.params.magic}
                     return self._event(c, await self.ctx.gateway.send(request), opens=False)
         except GatewayClosed:
-            return ActionFailed(c.id, self.ctx.broker_now(), None, "not sent: dtms is stopping")
+            return ActionBlocked(c.id, self.ctx.broker_now(), Wait.NOT_SENT,
+                                 "not sent: dtms is stopping")
 
-    # ------------------------------------------------------------------ reads
+    # ------------------------------------------------------------------ facts before sending
 
-    async def _read(self, fn: str, *args: Any, **kwargs: Any) -> CallResult:
-        return await self.ctx.gateway.call(fn, *args, priority=Priority.READ, **kwargs)
+    def _quote(self, c: Command, *, defensive: bool) -> tuple[Quote | None, ActionOutcome | None]:
+        """The symbol's quote of this cycle, or why a new defensive order must wait."""
+        quote = self.ctx.feed.tick if self.ctx.feed is not None else None
+        now = self.ctx.broker_now()
+        if not defensive:
+            return quote, None
+        if quote is None:
+            return None, ActionBlocked(c.id, now, Wait.STALE_DATA,
+                                       f"no quote for {self.ctx.spec.name} yet")
+        age = now - quote.time
+        if age > self.ctx.stale_tick_seconds:
+            return None, ActionBlocked(c.id, now, Wait.STALE_DATA,
+                                       f"quote for {self.ctx.spec.name} is {age:.0f} s old")
+        return quote, None
 
-    async def _fresh_tick(self, c: Command) -> tuple[Any, Event | None]:
-        """The current quote, or the failure that stops a new defensive action."""
-        r = await self._read("symbol_info_tick", self.ctx.spec.name)
-        if r.ok and r.value is not None and self.ctx.observe_time is not None:
-            self.ctx.observe_time(float(r.value.time))
+    async def _position(self, c: Command, ticket: int
+                        ) -> tuple[PositionView | None, ActionOutcome | None]:
+        """The position as the broker holds it right now, or the outcome that ends the command."""
+        r = await self.ctx.gateway.call("positions_get", ticket=int(ticket),
+                                        priority=Priority.CLOSE)
         now = self.ctx.broker_now()
         if not r.ok or r.value is None:
-            return None, ActionFailed(c.id, now, None, f"no quote for {self.ctx.spec.name}: "
-                                      f"{_reason(r)}")
-        age = now - float(r.value.time)
-        if age > self.ctx.stale_tick_seconds:
-            return None, ActionFailed(c.id, now, None, f"quote for {self.ctx.spec.name} is "
-                                      f"{age:.0f} s old: stale data blocks new actions")
-        return r.value, None
+            return None, ActionBlocked(c.id, now, Wait.NOT_SENT,
+                                       f"#{ticket} could not be re-read ({_reason(r)})")
+        found = [p for p in r.value if int(p.ticket) == int(ticket)]
+        if not found:
+            return None, ActionFailed(c.id, now, 10036, "position already closed")
+        return position_view(found[0]), None
 
     # ------------------------------------------------------------------ commands
 
-    async def _modify(self, c: ModifyStops) -> Event:
+    async def _modify(self, c: ModifyStops) -> ActionOutcome:
         # One call: an SLTP carries no price, and a stop planned on a stale quote is at worst
         # refused (10016) and planned again on the next deep check.
         request = {"action": C.TRADE_ACTION_SLTP, "position": int(c.ticket), "symbol": c.symbol,
@@ -141,58 +202,81 @@ class Executor:
             return ActionDone(c.id, self.ctx.broker_now(), RETCODE_NO_CHANGES, c.ticket)
         return self._event(c, r, opens=False)
 
-    async def _open(self, c: OpenHedge | ReAdd, side: Side, volume: float, sl: float,
-                    comment: str, magic: int, priority: Priority) -> Event:
-        existing = await self._read("positions_get", symbol=c.symbol)
+    async def _open(self, c: OpenHedge | ReAdd) -> ActionOutcome:
+        since = self.ctx.existing_check_since
+        if since is not None:
+            found = await self._opened_since(c, since)
+            if isinstance(found, ActionDone | ActionBlocked):
+                return found
+        quote, wait = self._quote(c, defensive=True)
+        if wait is not None:
+            return wait
+        request = self._deal_request(c.side, c.volume, quote, comment=c.comment, magic=c.magic,
+                                     sl=c.sl)
+        return await self._send_retrying(c, request, Priority.HEDGE, opens=True)
+
+    async def _opened_since(self, c: OpenHedge | ReAdd, since: float) -> ActionOutcome | None:
+        """A position an earlier attempt opened unseen (same symbol, side, volume, dtms's magic,
+        opened at or after that attempt): found by what the broker holds, never by comment."""
+        r = await self.ctx.gateway.call("positions_get", symbol=c.symbol, priority=Priority.HEDGE)
         now = self.ctx.broker_now()
-        if not existing.ok or existing.value is None:
-            return ActionFailed(c.id, now, None, f"cannot check for an existing position "
-                                f"before opening: {_reason(existing)}")
-        for p in existing.value:
-            if p.comment == comment and int(p.magic) == magic:
-                return ActionDone(c.id, now, 0, int(p.ticket), float(p.volume),
-                                  float(p.price_open))
-        tick, stale = await self._fresh_tick(c)
-        if stale is not None:
-            return stale
-        request = self._deal_request(side, volume, tick, comment=comment, magic=magic, sl=sl)
-        check = await self._read("order_check", request)
-        if not check.ok or check.value is None or int(check.value.retcode) != 0:
-            retcode = int(check.value.retcode) if check.value is not None else None
-            return ActionFailed(c.id, self.ctx.broker_now(), retcode,
-                                f"margin/validity check failed: {_reason(check)}")
-        return await self._send_retrying(c, request, priority, opens=True)
+        if not r.ok or r.value is None:
+            return ActionBlocked(c.id, now, Wait.NOT_SENT,
+                                 f"cannot check for an earlier attempt's position: {_reason(r)}")
+        for p in r.value:
+            pos = position_view(p)
+            if (pos.magic == c.magic and pos.side is c.side
+                    and abs(pos.volume - c.volume) < _EPS and pos.time >= int(since) - 1):
+                return ActionDone(c.id, now, 0, pos.ticket, pos.volume, pos.price_open)
+        return None
 
-    async def _deal(self, c: Command, position: int, side: Side, volume: float,
-                    priority: Priority, *, comment: str, defensive: bool) -> Event:
-        if defensive:
-            tick, stale = await self._fresh_tick(c)
-            if stale is not None:
-                return stale
-        else:
-            r = await self._read("symbol_info_tick", self.ctx.spec.name)
-            tick = r.value if r.ok else None
-        request = self._deal_request(side, volume, tick, comment=comment,
-                                     magic=self.ctx.params.magic, position=position)
-        return await self._send_retrying(c, request, priority, opens=False)
-
-    async def _close(self, c: ClosePosition) -> Event:
-        """Close what is left of a position; a position already gone answers 10036."""
-        r = await self._read("positions_get", ticket=int(c.ticket))
-        if r.ok and r.value is not None and len(r.value) == 0:
-            return ActionFailed(c.id, self.ctx.broker_now(), 10036, "position already closed")
-        volume = float(r.value[0].volume) if r.ok and r.value else c.volume
-        return await self._deal(c, c.ticket, c.side.opposite, volume, Priority.CLOSE,
-                                comment="DTMS_CLOSE", defensive=False)
+    async def _reduce(self, c: ClosePartial | ClosePosition, ticket: int, side: Side,
+                      volume: float, *, partial: bool) -> ActionOutcome:
+        """Close ``volume`` of a position (all that is left for a full close), never adding."""
+        pos, ended = await self._position(c, ticket)
+        if ended is not None or pos is None:
+            return ended or ActionFailed(c.id, self.ctx.broker_now(), 10036, "already closed")
+        now = self.ctx.broker_now()
+        if pos.side is not side:
+            return ActionBlocked(c.id, now, Wait.CHANGED,
+                                 f"#{ticket} is now a {pos.side.value}: reversed at the broker, "
+                                 "so the order would add exposure; not sent")
+        if partial and volume > pos.volume - self.ctx.spec.volume_min + _EPS:
+            return ActionBlocked(c.id, now, Wait.CHANGED,
+                                 f"#{ticket} holds {pos.volume} lots, too few to close {volume} "
+                                 "and keep the rest; re-planned from the new volume")
+        amount = volume if partial else pos.volume
+        quote, wait = self._quote(c, defensive=partial)
+        if wait is not None:
+            return wait
+        if quote is not None and frozen(pos, quote, self.ctx.spec):
+            return ActionBlocked(c.id, now, Wait.FROZEN,
+                                 f"#{ticket} is inside the freeze level; waits until it leaves")
+        comment = "DTMS_PARTIAL" if partial else "DTMS_CLOSE"
+        filled, last = 0.0, None
+        for part in split_volume(amount, self.ctx.spec):
+            request = self._deal_request(side.opposite, part, quote, comment=comment,
+                                         magic=self.ctx.params.magic, position=ticket)
+            last = await self._send_retrying(c, request, Priority.CLOSE, opens=False)
+            if not isinstance(last, ActionDone):
+                break
+            filled = round(filled + (last.volume or part), 8)
+        assert last is not None
+        if isinstance(last, ActionDone):
+            return ActionDone(c.id, last.at, last.retcode, 0, filled, last.price) if partial \
+                else last
+        if partial and filled > 0:  # some of its deals went through: that much is closed
+            return ActionDone(c.id, self.ctx.broker_now(), RETCODE_DONE_PARTIAL, 0, filled, 0.0)
+        return last
 
     # ------------------------------------------------------------------ sending
 
-    def _deal_request(self, side: Side, volume: float, tick: Any, *, comment: str, magic: int,
-                      position: int = 0, sl: float = 0.0, filling: int | None = None
-                      ) -> dict[str, Any]:
+    def _deal_request(self, side: Side, volume: float, quote: Quote | None, *, comment: str,
+                      magic: int, position: int = 0, sl: float = 0.0,
+                      filling: int | None = None) -> dict[str, Any]:
         price = 0.0
-        if tick is not None:
-            price = float(tick.ask) if side is Side.BUY else float(tick.bid)
+        if quote is not None:
+            price = float(quote.ask) if side is Side.BUY else float(quote.bid)
         request: dict[str, Any] = {
             "action": C.TRADE_ACTION_DEAL, "symbol": self.ctx.spec.name, "volume": float(volume),
             "type": order_type(side), "price": price, "deviation": self.ctx.params.deviation_points,
@@ -206,7 +290,7 @@ class Executor:
         return request
 
     async def _send_retrying(self, c: Command, request: dict[str, Any], priority: Priority,
-                             *, opens: bool) -> Event:
+                             *, opens: bool) -> ActionOutcome:
         allowed = fillings(self.ctx.spec)
         r = await self.ctx.gateway.send(request, priority=priority)
         for _ in range(FIXABLE_RETRIES):
@@ -217,12 +301,15 @@ class Executor:
                 if not others:
                     break
                 request = {**request, "type_filling": others[0]}
-            tick = (await self._read("symbol_info_tick", self.ctx.spec.name)).value
-            if tick is not None:
+            fresh = await self.ctx.gateway.call("symbol_info_tick", self.ctx.spec.name,
+                                                priority=priority)
+            if fresh.ok and fresh.value is not None:
                 buy = request["type"] == C.ORDER_TYPE_BUY
-                request = {**request, "price": float(tick.ask if buy else tick.bid)}
+                request = {**request, "price": float(fresh.value.ask if buy
+                                                     else fresh.value.bid)}
             r = await self.ctx.gateway.send(request, priority=priority)
         if r.ok and r.retcode == RETCODE_DONE_PARTIAL and not opens and r.value is not None:
+            self._record(r)
             left = round(float(request["volume"]) - float(r.value.volume), 8)
             if left > 0:  # a close filled in part: send the remainder once more
                 r2 = await self.ctx.gateway.send({**request, "volume": left}, priority=priority)
@@ -230,10 +317,16 @@ class Executor:
                     return self._event(c, r2, opens=opens)
         return self._event(c, r, opens=opens)
 
-    def _event(self, c: Command, r: CallResult, *, opens: bool) -> Event:
+    def _record(self, r: CallResult) -> None:
+        order = int(getattr(r.value, "order", 0) or 0) if r.value is not None else 0
+        if order and self.ctx.sent_orders is not None:
+            self.ctx.sent_orders.add(order)
+
+    def _event(self, c: Command, r: CallResult, *, opens: bool) -> ActionOutcome:
         now = self.ctx.broker_now()
         match r.outcome:
             case Outcome.DONE:
+                self._record(r)
                 v = r.value
                 ticket = int(v.order) if opens and v is not None else 0
                 volume = float(v.volume) if v is not None else 0.0
@@ -241,5 +334,21 @@ class Executor:
                 return ActionDone(c.id, now, r.retcode or 10009, ticket, volume, price)
             case Outcome.UNKNOWN:
                 return ActionUnknown(c.id, now, _reason(r))
+            case Outcome.BLOCKED:
+                return ActionBlocked(c.id, now, self._wait_of(r, now), _reason(r))
             case Outcome.DEFINITIVE | Outcome.FIXABLE:
                 return ActionFailed(c.id, now, r.retcode, _reason(r))
+
+    def _wait_of(self, r: CallResult, now: float) -> Wait:
+        match r.retcode:
+            case 10018:
+                if self.ctx.feed is not None:
+                    self.ctx.feed.mark_closed(now)
+                return Wait.MARKET_CLOSED
+            case 10027:
+                self.ctx.trading_disabled()
+                return Wait.TRADING_DISABLED
+            case 10029:
+                return Wait.FROZEN
+            case _:
+                return Wait.NOT_SENT

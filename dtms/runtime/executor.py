@@ -38,6 +38,11 @@ class Executor(Protocol):
         """Run ``fn(*args)`` to completion and return its result (or raise its exception)."""
         ...
 
+    async def run_abandonable(self, fn: Callable[..., T], *args: Any) -> T:
+        """Like ``run``, but a cancelled caller stops waiting (only for calls with no effect at
+        the broker: connecting, initializing at start)."""
+        ...
+
     def abandon(self) -> None:
         """Stop waiting for the call in progress (its result is dropped); shutdown only."""
 
@@ -57,6 +62,10 @@ class InlineExecutor:
             return fn(*args)
         finally:
             await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async def run_abandonable(self, fn: Callable[..., T], *args: Any) -> T:
+        """Inline calls cannot be left behind: the same as ``run``."""
+        return await self.run(fn, *args)
 
     def abandon(self) -> None:
         """Inline calls are never in progress while another task runs: nothing to do."""
@@ -78,10 +87,6 @@ class _Job:
 
 
 _STOP = object()
-
-
-def _cannot_abort(_raise_cancel: Any) -> trio.lowlevel.Abort:
-    return trio.lowlevel.Abort.FAILED
 
 
 class WorkerThreadExecutor:
@@ -123,13 +128,33 @@ class WorkerThreadExecutor:
             GatewayClosed: the executor was closed.
             BrokerTimeout: :meth:`abandon` gave up on the call (its outcome is unknown).
         """
+        return await self._submit(fn, args, abandonable=False)
+
+    async def run_abandonable(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the worker thread; a cancelled caller stops waiting for it.
+
+        Only for calls without effects at the broker (connecting, initializing at start): the
+        call still finishes on the thread, and its result is dropped. A terminal that never
+        answers must not make a starting dtms deaf to SIGTERM.
+        """
+        return await self._submit(fn, args, abandonable=True)
+
+    async def _submit(self, fn: Callable[..., T], args: tuple[Any, ...], *,
+                      abandonable: bool) -> T:
         if self._closed:
             raise GatewayClosed("the gateway's worker thread is closed")
         self._start_thread()
         job = _Job(fn, args, trio.lowlevel.current_task(), trio.lowlevel.current_trio_token())
         self._waiting.add(job)
         self._jobs.put(job)
-        return await trio.lowlevel.wait_task_rescheduled(_cannot_abort)  # type: ignore[no-any-return]
+
+        def abort(_raise_cancel: Any) -> trio.lowlevel.Abort:
+            if not abandonable:
+                return trio.lowlevel.Abort.FAILED
+            self._waiting.discard(job)  # its result, when it comes, is dropped
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        return await trio.lowlevel.wait_task_rescheduled(abort)  # type: ignore[no-any-return]
 
     def abandon(self) -> None:
         """Stop waiting for the calls submitted so far; they still finish on the thread."""

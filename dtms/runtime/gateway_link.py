@@ -138,12 +138,12 @@ class BrokerLink:
         Raises:
             BrokerUnavailable: every attempt failed; the message carries the last error.
         """
-        broker = await executor.run(connect)
+        broker = await executor.run_abandonable(connect)
         link = cls(broker, settings, executor, stats)
         delay = settings.reconnect_initial_backoff
         attempts = settings.connect_attempts
         for attempt in range(1, attempts + 1):
-            error = await link._initialize(shutdown_first=False)
+            error = await link._initialize(shutdown_first=False, abandonable=True)
             if error is None:
                 link._up()
                 return link
@@ -244,10 +244,15 @@ class BrokerLink:
         await trio.sleep(timeout)
         self._executor.abandon()
 
-    async def _initialize(self, *, shutdown_first: bool) -> tuple[int, str] | None:
+    async def _initialize(self, *, shutdown_first: bool, abandonable: bool = False
+                          ) -> tuple[int, str] | None:
         t0 = trio.current_time()
         try:
-            error = await self._run("initialize", _initialize, self.broker, shutdown_first)
+            if abandonable:  # at start: nothing was sent yet, a stop may leave it behind
+                error = await self._executor.run_abandonable(_initialize, self.broker,
+                                                             shutdown_first)
+            else:
+                error = await self._run("initialize", _initialize, self.broker, shutdown_first)
         except BrokerTimeout:
             raise
         except Exception as exc:

@@ -8,6 +8,7 @@ bounded number of files open. The main log gets everything; the console gets ope
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import OrderedDict
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import IO, Any
 
 from loguru import logger
 
+from dtms.errors import ConfigError
 from dtms.runtime.settings import LogSettings
 
 LINE = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <7} | {message}"
@@ -27,12 +29,18 @@ def trade_log_path(log_dir: str | Path, ticket: int) -> Path:
 
 
 class TradeLogRouter:
-    """A loguru sink writing each ticket's records to its own file."""
+    """A loguru sink writing each ticket's records to its own file.
 
-    def __init__(self, log_dir: str | Path, max_open: int) -> None:
+    A file that grows past ``max_bytes`` is rotated: it becomes ``<ticket>.1.log`` (replacing
+    an older part) and a new one starts, so no trade's log grows without bound. Files of trades
+    closed longer ago than the retention are deleted by ``dtms.runtime.retention``.
+    """
+
+    def __init__(self, log_dir: str | Path, max_open: int, max_bytes: int = 5 << 20) -> None:
         self.dir = Path(log_dir) / "trades"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.max_open = max_open
+        self.max_bytes = max_bytes
         self._files: OrderedDict[int, IO[str]] = OrderedDict()
 
     def write(self, message: Any) -> None:
@@ -51,6 +59,11 @@ class TradeLogRouter:
             self._files.move_to_end(ticket)
         fh.write(str(message))
         fh.flush()
+        if fh.tell() > self.max_bytes:
+            fh.close()
+            del self._files[ticket]
+            path = self.dir / f"{ticket}.log"
+            path.replace(path.with_suffix(".1.log"))
 
     def close(self) -> None:
         """Close every open file."""
@@ -60,16 +73,31 @@ class TradeLogRouter:
 
 
 def setup_logging(settings: LogSettings, *, console: bool = True) -> TradeLogRouter:
-    """Install the sinks; returns the per-trade router (close it at exit)."""
-    logger.remove()
+    """Install the sinks; returns the per-trade router (close it at exit).
+
+    Raises:
+        ConfigError: the log directory cannot be created or written (one line, no traceback).
+    """
     log_dir = Path(settings.dir)
-    log_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        (log_dir / "trades").mkdir(parents=True, exist_ok=True)
+        for folder in (log_dir, log_dir / "trades"):
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise PermissionError(f"{folder} is not writable")
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        if isinstance(exc, FileExistsError | NotADirectoryError):
+            why = "a file stands where a directory is needed"
+        raise ConfigError(f"logging.dir: cannot write logs in {log_dir} ({why})") from exc
+    logger.remove()
     if console:
         logger.add(sys.stderr, level=settings.console_level.value, format=CONSOLE,
                    colorize=sys.stderr.isatty())
     logger.add(log_dir / "dtms.log", level=settings.level.value, format=LINE,
-               rotation=int(settings.rotation_mb * 1024 * 1024), retention=5, encoding="utf-8")
-    router = TradeLogRouter(log_dir, settings.open_trade_files)
+               rotation=int(settings.rotation_mb * 1024 * 1024),
+               retention=settings.keep_rotated, encoding="utf-8")
+    router = TradeLogRouter(log_dir, settings.open_trade_files,
+                            int(settings.trade_log_mb * 1024 * 1024))
     logger.add(router.write, level="DEBUG", format=LINE,
                filter=lambda r: "ticket" in r["extra"])
     return router

@@ -6,13 +6,22 @@ passes a bar close, fetches only the newest few bars through the gateway, replac
 equal ``time`` and appends newer ones. So a cycle costs at most two calls per symbol with a new
 bar (M5, plus M15 at a quarter hour), never one per trade. Indicators are computed once per new
 closed bar. A feed reports gaps (bars further apart than two periods) once, and staleness: the
-newest closed bar older than two periods. Bars with NaN prices are dropped with a warning.
+newest closed bar older than two periods, or the last tick older than ``stale_tick_seconds``.
+Bars with NaN prices are dropped with a warning.
+
+Each cycle the feed also reads the symbol's tick (``poll_quote``, one call per symbol, batched
+with the others'): its time feeds the broker clock, its bid/ask are the quote every trade on
+the symbol plans and sends with (no per-order quote read), and its age says whether the symbol
+trades. A symbol is *closed* — nothing is sent, timers pause — when it answered 10018
+MARKET_CLOSED and has not ticked since, when its last tick is older than
+``market_closed_after_seconds`` (the weekend, a daily break), or when the broker disabled it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +30,7 @@ from loguru import logger
 from dtms.broker.rates import RATES_DTYPE
 from dtms.core.indicators import IndicatorParams, SymbolIndicators, compute
 from dtms.core.regime import Adaptation, RegimeParams, adapt
-from dtms.core.types import Bars, SymbolSpec
+from dtms.core.types import Bars, Quote, SymbolSpec
 from dtms.runtime.gateway import Gateway, Priority
 from dtms.runtime.settings import MarketDataSettings
 
@@ -46,6 +55,10 @@ class FeedView:
     """Close time of the newest closed M15 bar: the id of a deep check."""
     stale: bool
     stale_reason: str = ""
+    quote: Quote | None = None
+    """The symbol's last tick (broker time, bid, ask), read this cycle."""
+    closed: bool = False
+    """The symbol does not trade now: nothing is sent, timers pause."""
 
 
 @dataclass(slots=True)
@@ -88,6 +101,11 @@ class SymbolFeed:
         self._m5 = _Window(M5, ind_params.m5_bars)
         self._m15 = _Window(M15, ind_params.m15_bars)
         self.spec: SymbolSpec | None = None
+        self.tick: Quote | None = None
+        self.closed_at: float | None = None
+        """Broker time of a 10018 answer; the symbol counts as closed until it ticks again."""
+        self.reported_stale = False
+        """Whether operators were last told its data is stale (or the symbol closed)."""
         self.indicators: SymbolIndicators | None = None
         self.adaptation: Adaptation | None = None
         self.error = ""
@@ -125,16 +143,43 @@ class SymbolFeed:
     def _tf(timeframe: int) -> str:
         return "M5" if timeframe == TIMEFRAME_M5 else "M15"
 
+    async def poll_quote(self) -> Quote | None:
+        """Read the symbol's last tick; None when the broker gave none."""
+        tick: Any = await self._read("symbol_info_tick", self.symbol)
+        t = float(getattr(tick, "time_msc", 0) or 0) / 1000.0 or float(getattr(tick, "time", 0))
+        if tick is None or t <= 0 or not tick.bid > 0:
+            return self.tick
+        quote = Quote(t, float(tick.bid), float(tick.ask))
+        if self.tick is None or quote.time >= self.tick.time:
+            self.tick = quote
+        if self.closed_at is not None and quote.time > self.closed_at:
+            self._log.info(f"{self.symbol}: trading again (tick at {quote.time:.0f})")
+            self.closed_at = None
+        return self.tick
+
+    def mark_closed(self, at: float) -> None:
+        """The broker answered 10018: nothing more is sent until the symbol ticks again."""
+        if self.closed_at is None:
+            self._log.warning(f"{self.symbol}: market closed (10018); orders wait until it "
+                              "trades again")
+        self.closed_at = at if self.closed_at is None else max(self.closed_at, at)
+
+    def closed_reason(self, now: float) -> str:
+        """Why the symbol does not trade now, or "" when it does."""
+        if self.spec is not None and self.spec.trade_mode == 0:
+            return "trading is disabled for the symbol"
+        if self.closed_at is not None:
+            return "the broker answered 10018 (market closed) and it has not ticked since"
+        if self.tick is not None and now - self.tick.time > self._s.market_closed_after_seconds:
+            return f"no tick for {(now - self.tick.time) / 60:.0f} min (market closed)"
+        return ""
+
     # ------------------------------------------------------------------ refresh
 
     async def backfill(self, now: float) -> bool:
         """Load the spec and both windows; compute indicators. False when data is missing."""
         if self.spec is None and not await self.load_spec():
             return False
-        if self._observe is not None:
-            tick = await self._read("symbol_info_tick", self.symbol)
-            if tick is not None:
-                self._observe(float(getattr(tick, "time", 0.0)))
         ok = True
         for timeframe, window in ((TIMEFRAME_M5, self._m5), (TIMEFRAME_M15, self._m15)):
             rates = await self._rates(timeframe, window.keep + 1)
@@ -234,11 +279,15 @@ class SymbolFeed:
         if self.spec is None:
             return None
         periods = self._s.stale_bar_periods
+        closed = self.closed_reason(now)
         reason = ""
         if self._m5.stale(now, periods):
             reason = "no closed M5 bar for over " + f"{periods * M5 / 60:g} min"
         elif self._m15.stale(now, periods):
             reason = "no closed M15 bar for over " + f"{periods * M15 / 60:g} min"
+        elif self.tick is not None and now - self.tick.time > self._s.stale_tick_seconds \
+                and not closed:
+            reason = f"last tick {now - self.tick.time:.0f} s old"
         if reason and not self._stale_logged:
             self._log.warning(
                 f"{self.symbol}: market data stale ({reason}); new defensive "
@@ -257,6 +306,8 @@ class SymbolFeed:
             m15_close,
             bool(reason),
             reason,
+            self.tick,
+            bool(closed),
         )
 
 

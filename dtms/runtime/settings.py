@@ -29,6 +29,27 @@ class SupervisorSettings:
     gc_interval_seconds: float = knob(
         60.0, "real seconds between the full garbage collections run between cycles", gt=0
     )
+    account_refresh_seconds: float = knob(
+        10.0, "how often account and terminal state (AutoTrading) are re-read", gt=0
+    )
+    vanish_confirm_snapshots: int = knob(
+        3, "a position missing this many snapshots (and from a ticket query) is gone even "
+        "without a closing deal in history", ge=2, le=100,
+    )
+    vanish_confirms_per_cycle: int = knob(
+        50, "most missing positions confirmed with the broker per cycle", ge=1
+    )
+    identify_seconds: float = knob(
+        30.0, "a position with dtms's magic no trade explains is looked up in the journal "
+        "after this long", gt=0,
+    )
+    foreign_check_seconds: float = knob(
+        30.0, "how often the account's deals are checked for another manager using dtms's "
+        "magic", gt=0,
+    )
+    relisted_after_seconds: float = knob(
+        10.0, "a closed trade's ticket still listed this long after is managed again", gt=0
+    )
 
     def __post_init__(self) -> None:
         if len(self.restart_delays) < self.restart_budget:
@@ -45,6 +66,9 @@ class MarketDataSettings:
     stale_tick_seconds: float = knob(
         60.0, "a quote older than this (while the market is open) is stale", gt=0
     )
+    market_closed_after_seconds: float = knob(
+        300.0, "a symbol whose last tick is older than this is closed: nothing is sent", gt=0
+    )
     gap_bar_periods: float = knob(2.0, "bars further apart than this many periods are a gap", gt=1)
     refresh_bars: int = knob(4, "bars fetched on each bar close (newest, incl. forming)", ge=2)
     retry_seconds: float = knob(
@@ -58,6 +82,20 @@ class JournalSettings:
 
     path: str = knob("dtms.sqlite3", "SQLite journal file (relative to the working directory)")
     scores_per_trade: int = knob(200, "score rows kept per trade (older ones are dropped)", ge=1)
+    retention_days: float = knob(
+        30.0, "actions, notes, transitions, scores and the log of a trade closed this many days "
+        "ago are deleted", gt=0,
+    )
+    trade_retention_days: float = knob(
+        365.0, "the row of a trade closed this many days ago is deleted too (its summary)", gt=0
+    )
+    prune_every_hours: float = knob(
+        1.0, "how often (broker hours) the retention is applied", gt=0
+    )
+
+    def __post_init__(self) -> None:
+        if self.trade_retention_days < self.retention_days:
+            raise ValueError("trade_retention_days must be >= retention_days")
 
 
 class LogLevel(enum.Enum):
@@ -77,6 +115,10 @@ class LogSettings:
     console_level: LogLevel = knob(LogLevel.INFO, "level of the console output")
     open_trade_files: int = knob(256, "per-trade log files kept open at once", ge=1)
     rotation_mb: float = knob(50.0, "main log is rotated at this size", gt=0)
+    keep_rotated: int = knob(5, "rotated main logs kept", ge=0, le=1000)
+    trade_log_mb: float = knob(
+        5.0, "a trade's log is rotated at this size (one older part is kept)", gt=0
+    )
 
 
 class Scenario(enum.Enum):

@@ -2,11 +2,21 @@
 
 Theory of operation (specification §5). Each cycle takes **one** ``positions_get`` through the
 gateway and diffs the *union* of the tickets it knows (actors, journal) and the tickets the
-broker lists — diffing only the broker's list would miss the trades that vanished. A new ticket
-gets an actor; a vanished one is told so (its actor closes the trade and handles the orphan
-hedge); the rest get the snapshot. Positions carrying dtms's own comments and magic (hedges,
-re-adds) are linked to their parent, never managed as trades. A failed snapshot skips the cycle:
-an unknown is never read as "everything vanished".
+broker lists — diffing only the broker's list would miss the trades that vanished. Then:
+
+* a watched position the snapshot lacks is carried until its absence is proven
+  (``dtms.runtime.presence``): one glitching answer never retires a trade;
+* dtms's own positions are linked to their trades by ticket (``dtms.runtime.identity``), never
+  managed as trades; orphans and unexplained ones are handled by ``dtms.runtime.strays``;
+* every active symbol's feed refreshes its bars when one closed and reads its tick, all
+  concurrently so the gateway batches them; the freshest tick of the cycle moves the broker
+  clock;
+* a new ticket gets an actor, a vanished one is told so, the rest get the snapshot when it
+  changed or they are due.
+
+The account is re-read every ``account_refresh_seconds`` and the account's recent deals checked
+for another manager (``dtms.runtime.account``). A failed snapshot skips the cycle: an unknown is
+never read as "everything vanished".
 
 A crashed actor is restarted from its journaled state (budget: ``restart_budget`` restarts within
 ``restart_window_seconds``, waits ``restart_delays``); past the budget it is quarantined — its
@@ -17,71 +27,31 @@ actor keeps running.
 from __future__ import annotations
 
 import gc
-import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 import trio
 from loguru import logger
 
-from dtms.broker import constants as C
 from dtms.core.indicators import IndicatorParams
-from dtms.core.messages import Action, ClosePosition, Role
 from dtms.core.pending import resume
 from dtms.core.regime import RegimeParams
 from dtms.core.trade import TradeState, new_trade
-from dtms.core.types import AccountView, PositionView, Side, State
+from dtms.core.types import AccountView, PositionView, State
+from dtms.runtime.account import AccountWatch, ForeignWatch
 from dtms.runtime.actor import ActorContext, CycleInput, TradeActor
 from dtms.runtime.events import EventKind, OperatorEvent, Severity
-from dtms.runtime.execution import ExecContext, Executor
 from dtms.runtime.gateway_stats import percentile
+from dtms.runtime.identity import Book, Ownership
 from dtms.runtime.market_data import FeedView, SymbolFeed
+from dtms.runtime.positions import position_view
+from dtms.runtime.presence import Presence
 from dtms.runtime.settings import MarketDataSettings, SupervisorSettings
+from dtms.runtime.strays import Strays
 
 ActorFactory = Callable[[TradeState, ActorContext], TradeActor]
-
-
-def position_view(p: Any) -> PositionView:
-    """The core's view of an MT5 ``TradePosition`` (positional: this runs per position)."""
-    return PositionView(
-        int(p.ticket), str(p.symbol), Side.BUY if p.type == C.POSITION_TYPE_BUY else Side.SELL,
-        float(p.volume), float(p.price_open), float(p.sl), float(p.tp), float(p.price_current),
-        int(p.magic), str(p.comment), int(p.time), float(p.profit),
-    )
-
-
-@dataclass(slots=True)
-class Book:
-    """One snapshot, sorted into main trades and the positions dtms opened for them."""
-
-    mains: dict[int, PositionView]
-    hedges: dict[int, list[PositionView]]
-    readds: dict[int, list[PositionView]]
-
-
-def sort_positions(positions: list[PositionView], ctx: ActorContext,
-                   ignore_magics: tuple[int, ...]) -> Book:
-    """Split a snapshot by what dtms made of each position."""
-    p = ctx.policy.actions
-    book = Book({}, {}, {})
-    for pos in positions:
-        if pos.magic in ignore_magics:
-            continue
-        parent = None
-        target = None
-        if pos.magic == p.magic:
-            for prefix, where in ((p.hedge_comment_prefix, book.hedges),
-                                  (p.readd_comment_prefix, book.readds)):
-                if pos.comment.startswith(prefix) and pos.comment[len(prefix):].isdigit():
-                    parent, target = int(pos.comment[len(prefix):]), where
-        if parent is None or target is None:
-            book.mains[pos.ticket] = pos
-        else:
-            target.setdefault(parent, []).append(pos)
-    return book
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +70,8 @@ class CycleReport:
     """Actors woken this cycle (the others saw nothing new and were not due)."""
     duration: float = 0.0
     """Trio seconds from the snapshot request to the last actor woken (queue waits included)."""
+    carried: int = 0
+    """Watched positions the snapshot lacked and that are not (yet) proven gone."""
 
 
 class CycleTimes:
@@ -139,20 +111,38 @@ class Supervisor:
         self.actor_factory = actor_factory
         self.actors: dict[int, TradeActor] = {}
         self.quarantined: dict[int, str] = {}
-        self.retired: OrderedDict[int, None] = OrderedDict()
-        self.feeds: dict[str, SymbolFeed] = {}
+        self.retired: OrderedDict[int, float] = OrderedDict()
+        """Tickets whose trade closed, and the broker time it did (a bounded memory)."""
+        self.feeds: dict[str, SymbolFeed] = ctx.feeds
         self.active_symbols: set[str] = set()
-        self.account = AccountView(hedging=True, trade_allowed=True)
         self.cycles = 0
         self.last_report: CycleReport | None = None
         self.cycle_times = CycleTimes()
+        self.ownership = Ownership(ctx.policy.actions, settings.ignore_magics)
+        self.presence = Presence(ctx.gateway, confirm_snapshots=settings.vanish_confirm_snapshots,
+                                 per_cycle=settings.vanish_confirms_per_cycle)
+        self.account_watch = AccountWatch(ctx.gateway, ctx.events,
+                                          settings.account_refresh_seconds, ctx.broker_now)
+        self.foreign: ForeignWatch | None = None
+        self.strays = Strays(ctx, self.ownership, settings.identify_seconds,
+                             md_settings.stale_tick_seconds, self.halt)
+        self.halted = ""
+        """Why dtms stopped acting ("" while it acts)."""
         self._epoch = -1
+        self._link_down_since: float | None = None
         self._nursery: trio.Nursery | None = None
-        self._orphans_closing: dict[int, float] = {}
         self._snapshot_failing = False
         self._mains: dict[int, PositionView] = {}
         self._delivered: dict[int, tuple[object, ...]] = {}
         self.log = logger.bind(component="supervisor")
+        ctx.halted = lambda: self.halted
+        ctx.trading_disabled = self.account_watch.refresh_soon
+        ctx.link_position = self.ownership.link
+
+    @property
+    def account(self) -> AccountView:
+        """The account as last read."""
+        return self.account_watch.view
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -160,10 +150,15 @@ class Supervisor:
         """Resume journaled trades, then cycle until cancelled."""
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            await self.refresh_account()
+            await self.account_watch.refresh()
+            self._epoch = self.ctx.gateway.connection_epoch
             journaled = self.ctx.journal.file.open_trades()
+            self.ownership.learn(journaled)
             await self._calibrate_clock({t.symbol for t in journaled})
             now = self.ctx.broker_now()
+            self.foreign = ForeignWatch(self.ctx.gateway, self.ctx.events,
+                                        self.ctx.policy.actions.magic, self.ctx.sent_orders,
+                                        self.s.foreign_check_seconds, now)
             for trade in journaled:
                 self._spawn(resume(trade, now))
             if self.actors:
@@ -179,59 +174,51 @@ class Supervisor:
                     last_gc = time.monotonic()
                 await trio.sleep_until(started + self.s.cycle_seconds)
 
-    async def refresh_account(self) -> None:
-        """Read the account's margin mode and trading permissions."""
-        gw = self.ctx.gateway
-        acc = (await gw.call("account_info")).value
-        term = (await gw.call("terminal_info")).value
-        if acc is None:
-            self.log.warning("account_info unavailable; keeping the previous account view")
+    def halt(self, now: float, why: str) -> None:
+        """Stop acting (another manager on the account): say it once, loudly."""
+        if self.halted:
             return
-        hedging = int(acc.margin_mode) == C.ACCOUNT_MARGIN_MODE_RETAIL_HEDGING
-        allowed = bool(acc.trade_allowed) and bool(getattr(acc, "trade_expert", True))
-        if term is not None:
-            allowed = allowed and bool(term.trade_allowed)
-        previous = self.account
-        self.account = AccountView(hedging, allowed, float(acc.margin_free), str(acc.currency))
-        if not hedging and (previous.hedging or self._epoch < 0):
-            self.log.warning(f"account {acc.login} is a netting account: an opposite order "
-                             "would net the position, so dtms will tighten stops and close "
-                             "partials but never hedge")
-        if not allowed:
-            self.log.warning("trading is not allowed on this account/terminal (AutoTrading "
-                             "off or investor login): actions will be refused")
-        self._epoch = self.ctx.gateway.connection_epoch
+        self.halted = (f"{why}: another dtms, or an EA with the same magic, acts on this "
+                       "account. dtms stopped acting; stop the other manager (or give it "
+                       "another magic) and restart dtms")
+        self.log.critical(self.halted)
+        self.ctx.events.publish(OperatorEvent(EventKind.ANOTHER_MANAGER, now, self.halted,
+                                              Severity.CRITICAL))
 
     async def _calibrate_clock(self, symbols: set[str]) -> None:
-        """Learn the broker's clock from a tick before the first cycle stamps anything.
+        """Learn the broker's clock from the freshest tick before the first cycle stamps it.
 
         Only for a live broker (where the clock is estimated); without a quote yet (no trades,
-        market closed) the first feed's tick calibrates it, and cycles wait for that.
+        market closed) the first cycle's ticks calibrate it, and cycles wait for that.
         """
-        if self.ctx.observe_time is None:
+        if self.ctx.observe_ticks is None:
             return
-        gw = self.ctx.gateway
         if not symbols:
-            positions = (await gw.call("positions_get")).value or ()
+            positions = (await self.ctx.gateway.call("positions_get")).value or ()
             symbols = {str(p.symbol) for p in positions}
+        ticks = {}
         for sym in sorted(symbols):
-            tick = (await gw.call("symbol_info_tick", sym)).value
+            tick = (await self.ctx.gateway.call("symbol_info_tick", sym)).value
             if tick is not None and float(getattr(tick, "time", 0.0)) > 0:
-                self.ctx.observe_time(float(tick.time))
-                return
+                ticks[sym] = float(tick.time)
+        self.ctx.observe_ticks(ticks)
 
     # ------------------------------------------------------------------ one cycle
 
     async def cycle(self) -> CycleReport:
         """Take one snapshot and bring every actor up to date."""
         gw = self.ctx.gateway
-        if gw.connection_epoch != self._epoch:
-            self.log.info("broker (re)connected: full reconciliation")
-            await self.refresh_account()
         calls0 = gw.statistics().calls_total
         started = trio.current_time()
         now = self.ctx.broker_now()
+        if gw.connection_epoch != self._epoch:
+            self.log.info("broker (re)connected: full reconciliation")
+            self._epoch = gw.connection_epoch
+            self.account_watch.refresh_soon()
+        if self.account_watch.due(now):
+            await self.account_watch.refresh()
         r = await gw.call("positions_get")
+        self._link_state(r.ok, now)
         if not r.ok or r.value is None:
             if not self._snapshot_failing:
                 self.log.warning(f"positions snapshot failed ({r.reason}); skipping the cycle, "
@@ -242,28 +229,60 @@ class Supervisor:
         if self._snapshot_failing:
             self.log.info("positions snapshot works again")
         self._snapshot_failing = False
-        book = sort_positions([position_view(p) for p in r.value], self.ctx, self.s.ignore_magics)
+        listed = {int(p.ticket): position_view(p) for p in r.value}
+        trades = {t: a.trade for t, a in self.actors.items()}
+        rec = await self.presence.reconcile(listed, self._watched(trades))
+        book = self.ownership.sort(rec.present.values(), trades)
+        self.ownership.forget(rec.gone)
+        self.strays.forget(set(rec.gone))
         self._mains = book.mains
+        live = set(self.actors) | set(book.mains) | set(self.quarantined)
         symbols = {p.symbol for p in book.mains.values()}
         symbols |= {a.trade.symbol for a in self.actors.values()}
-        new_bars = 0
-        for sym in sorted(symbols):
-            new_bars += await self._refresh_feed(sym, now)
+        symbols |= self.strays.symbols(book, live)
+        new_bars = await self._refresh_feeds(symbols, now)
         if not self.ctx.clock_known():
             # the broker has not told its time yet: nothing is stamped with a guess
             self.last_report = CycleReport(now, False, duration=trio.current_time() - started)
             return self.last_report
         self.active_symbols = symbols
         views = {sym: self.feeds[sym].view(now) for sym in symbols if sym in self.feeds}
+        spawned, vanished, delivered = self._deliver(book, views, rec.unresolved, now)
+        if self._nursery is not None:
+            self.strays.handle(book, set(self.actors) | set(book.mains) | set(self.quarantined),
+                               now, self._nursery)
+        if self.foreign is not None and self.foreign.due(now):
+            await self.foreign.check(now, [a.trade for a in self.actors.values()])
+            if self.foreign.halted and not self.halted:
+                self.halt(now, self.foreign.halted)
+        self.cycles += 1
+        report = CycleReport(now, True, len(r.value), len(self.actors), spawned, vanished,
+                             new_bars, gw.statistics().calls_total - calls0, delivered,
+                             trio.current_time() - started, len(rec.carried))
+        self.last_report = report
+        return report
+
+    def _watched(self, trades: dict[int, TradeState]) -> set[int]:
+        """Positions whose absence must be proven: open trades, and their hedges and re-adds."""
+        watched = {t for t, trade in trades.items() if trade.is_open}
+        for ticket, (parent, _) in self.ownership.links.items():
+            if parent in watched:
+                watched.add(ticket)
+        return watched
+
+    def _deliver(self, book: Book, views: dict[str, FeedView | None], unresolved: frozenset[int],
+                 now: float) -> tuple[int, int, int]:
         spawned = vanished = delivered = 0
         deep_left = self.s.max_deep_checks_per_cycle
+        account = self.account
+        permissions = (account.hedging, account.trade_allowed)  # not the moving margin
         for ticket in sorted(set(self.actors) | set(book.mains)):
-            if ticket in self.quarantined:
+            if ticket in self.quarantined or ticket in unresolved:
                 continue
             main = book.mains.get(ticket)
             actor = self.actors.get(ticket)
             if actor is None:
-                if main is None or ticket in self.retired:
+                if main is None or not self._may_manage(ticket, now):
                     continue
                 actor = self._spawn(self._first_sight(main, now))
                 spawned += 1
@@ -274,9 +293,9 @@ class Supervisor:
             readd = _pick(book.readds.get(ticket, []), actor.trade.readd_ticket)
             view = views.get(actor.trade.symbol)
             # an unchanged slice of the snapshot is not worth waking the actor for, until it
-            # is due (a fast check, a timer, a command at the broker)
-            sig = (_facts(main), _facts(hedge), _facts(readd), self.account,
-                   (view.m5_time, view.m15_close, view.stale) if view else None)
+            # is due (a fast check, a timer, a command at the broker, a wait to re-plan)
+            sig = (_facts(main), _facts(hedge), _facts(readd), permissions,
+                   (view.m5_time, view.m15_close, view.stale, view.closed) if view else None)
             before = self._delivered.get(ticket)
             if sig == before and now < actor.due_at():
                 continue
@@ -289,31 +308,73 @@ class Supervisor:
                 deep_left -= 1
             self._delivered[ticket] = sig
             delivered += 1
-            actor.deliver(CycleInput(now, main, hedge, readd, view, self.account))
-        self._orphans(book, now, views)
-        self.cycles += 1
-        report = CycleReport(now, True, len(r.value), len(self.actors), spawned, vanished,
-                             new_bars, gw.statistics().calls_total - calls0, delivered,
-                             trio.current_time() - started)
-        self.last_report = report
-        return report
+            actor.deliver(CycleInput(now, main, hedge, readd, view, account))
+        return spawned, vanished, delivered
 
-    async def _refresh_feed(self, sym: str, now: float) -> int:
+    def _may_manage(self, ticket: int, now: float) -> bool:
+        """A ticket whose trade closed is managed again only if the broker keeps listing it."""
+        closed_at = self.retired.get(ticket)
+        if closed_at is None:
+            return True
+        return now - closed_at > self.s.relisted_after_seconds
+
+    def _link_state(self, ok: bool, now: float) -> None:
+        """Say when the broker link went down and when it came back (once each)."""
+        connected = self.ctx.gateway.connected
+        if not connected and not ok and self._link_down_since is None:
+            self._link_down_since = now
+            self.ctx.events.publish(OperatorEvent(EventKind.BROKER_LINK_DOWN, now,
+                                                  "broker link lost; reconnecting",
+                                                  Severity.WARNING))
+        elif ok and self._link_down_since is not None:
+            down = now - self._link_down_since
+            self._link_down_since = None
+            self.ctx.events.publish(OperatorEvent(
+                EventKind.BROKER_LINK_UP, now, f"broker link back after {down:.0f} s",
+                data={"down_seconds": down}))
+
+    async def _refresh_feeds(self, symbols: set[str], now: float) -> int:
+        """Bars and ticks of every symbol, concurrently (the gateway batches the reads)."""
+        counts: dict[str, int] = {}
+        async with trio.open_nursery() as nursery:
+            for sym in sorted(symbols):
+                nursery.start_soon(self._refresh_feed, sym, now, counts)
+        ticks = {sym: feed.tick.time for sym in symbols
+                 if (feed := self.feeds.get(sym)) is not None and feed.tick is not None}
+        if self.ctx.observe_ticks is not None:
+            self.ctx.observe_ticks(ticks)
+        self._tell_staleness(symbols, now)
+        return sum(counts.values())
+
+    async def _refresh_feed(self, sym: str, now: float, counts: dict[str, int]) -> None:
         feed = self.feeds.get(sym)
         if feed is None:
             feed = SymbolFeed(sym, self.ctx.gateway, self.md, self.ind_params, self.regime_params,
                               self.ctx.observe_time)
             self.feeds[sym] = feed
-            if not await feed.backfill(now):
-                self.log.warning(f"{sym}: {feed.error or 'backfill incomplete'}")
-            return 1
         if feed.spec is None:
-            if not await feed.backfill(now):
-                return 0
-            return 1
-        if feed.due(now):
-            return int(await feed.refresh(now))
-        return 0
+            ok = await feed.backfill(now)
+            if not ok:
+                self.log.warning(f"{sym}: {feed.error or 'backfill incomplete'}")
+            counts[sym] = int(feed.spec is not None)
+        elif feed.due(now):
+            counts[sym] = int(await feed.refresh(now))
+        if feed.spec is not None:
+            await feed.poll_quote()
+
+    def _tell_staleness(self, symbols: set[str], now: float) -> None:
+        for sym in symbols:
+            feed = self.feeds.get(sym)
+            if feed is None or feed.spec is None:
+                continue
+            view = feed.view(now)
+            stale = bool(view and (view.stale or view.closed))
+            if stale != feed.reported_stale:
+                feed.reported_stale = stale
+                why = (view.stale_reason or feed.closed_reason(now)) if view else ""
+                kind = EventKind.DATA_STALE if stale else EventKind.DATA_FRESH
+                text = f"{sym}: {why}" if stale else f"{sym}: market data fresh again"
+                self.ctx.events.publish(OperatorEvent(kind, now, text, symbol=sym))
 
     def _first_sight(self, main: PositionView, now: float) -> TradeState:
         known = self.ctx.journal.file.load(main.ticket)
@@ -326,13 +387,14 @@ class Supervisor:
         self.log.error(f"#{main.ticket} was CLOSED in the journal ({known.close_reason}) but the "
                        "broker lists it again: managing it again from HEALTHY")
         return replace(known, state=State.HEALTHY, since=now, closed_at=None, close_reason="",
-                       pending=None, volume=main.volume, sl=main.sl, tp=main.tp)
+                       pending=None, volume=main.volume, sl=main.sl, tp=main.tp, blocked=None)
 
     # ------------------------------------------------------------------ actors
 
     def _spawn(self, trade: TradeState) -> TradeActor:
         assert self._nursery is not None
         self.ctx.journal.save_nowait(trade, self.ctx.broker_now())  # known from now on
+        self.retired.pop(trade.ticket, None)
         actor = self.actor_factory(trade, self.ctx)
         self.actors[trade.ticket] = actor
         self._nursery.start_soon(self._supervise, actor)
@@ -368,7 +430,7 @@ class Supervisor:
         if self.actors.get(ticket) is actor:
             del self.actors[ticket]
             self._delivered.pop(ticket, None)
-        self.retired[ticket] = None
+        self.retired[ticket] = self.ctx.broker_now()
         while len(self.retired) > 10_000:
             self.retired.popitem(last=False)
 
@@ -388,37 +450,6 @@ class Supervisor:
         self.ctx.journal.write_nowait(lambda f: f.save_trade(trade, at, quarantined=True,
                                                              alert=reason))
 
-    # ------------------------------------------------------------------ orphans
-
-    def _orphans(self, book: Book, now: float, views: dict[str, FeedView | None]) -> None:
-        """Close hedges/re-adds whose parent is gone and has no actor (orphan policy)."""
-        from dtms.core.policy import OrphanPolicy
-
-        if self.ctx.policy.actions.orphan_hedge_policy is not OrphanPolicy.CLOSE:
-            return
-        live = set(self.actors) | set(book.mains) | set(self.quarantined)
-        for parent, positions in (*book.hedges.items(), *book.readds.items()):
-            if parent in live:
-                continue
-            for pos in positions:
-                if now - self._orphans_closing.get(pos.ticket, -math.inf) < 30.0:
-                    continue
-                view = views.get(pos.symbol)
-                if view is None or self._nursery is None or self.ctx.stopping:
-                    continue
-                self._orphans_closing[pos.ticket] = now
-                self.log.warning(f"#{pos.ticket} ({pos.comment}) is an orphan: its trade "
-                                 f"#{parent} is gone; closing it (orphan_hedge_policy = close)")
-                self._nursery.start_soon(self._close_orphan, pos, parent, view)
-
-    async def _close_orphan(self, pos: PositionView, parent: int, view: FeedView) -> None:
-        ctx = ExecContext(self.ctx.gateway, view.spec, self.ctx.policy.actions,
-                          self.ctx.broker_now, self.md.stale_tick_seconds)
-        cmd = ClosePosition(f"{parent}-orphan-{pos.ticket}", Action.CLOSE_ALL, pos.ticket,
-                            pos.symbol, pos.side, pos.volume, Role.HEDGE)
-        outcome = await Executor(ctx).execute(cmd)
-        self.log.info(f"#{pos.ticket} orphan close: {type(outcome).__name__}")
-
     # ------------------------------------------------------------------ shutdown
 
     async def drain(self) -> None:
@@ -430,7 +461,7 @@ class Supervisor:
 
 def _facts(p: PositionView | None) -> tuple[object, ...] | None:
     """What of a position matters to its actor between fast checks (not the moving price)."""
-    return None if p is None else (p.ticket, p.volume, p.sl, p.tp)
+    return None if p is None else (p.ticket, p.side, p.volume, p.sl, p.tp)
 
 
 def _pick(positions: list[PositionView], known: int | None) -> PositionView | None:
@@ -440,3 +471,6 @@ def _pick(positions: list[PositionView], known: int | None) -> PositionView | No
         if known and p.ticket == known:
             return p
     return positions[0]
+
+
+__all__ = ["ActorFactory", "CycleReport", "CycleTimes", "Supervisor"]

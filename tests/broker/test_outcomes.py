@@ -18,7 +18,8 @@ from dtms.broker.outcomes import (
 )
 from dtms.core.types import Outcome
 
-DONE, DEF, FIX, UNK = Outcome.DONE, Outcome.DEFINITIVE, Outcome.FIXABLE, Outcome.UNKNOWN
+DONE, DEF, FIX, UNK, BLK = (Outcome.DONE, Outcome.DEFINITIVE, Outcome.FIXABLE, Outcome.UNKNOWN,
+                           Outcome.BLOCKED)
 
 OPEN = {"action": 1, "symbol": "EURUSD", "volume": 0.1, "type": 0}
 CLOSE = {"action": 1, "symbol": "EURUSD", "volume": 0.1, "type": 1, "position": 42}
@@ -51,9 +52,13 @@ Result = namedtuple("Result", "retcode deal order comment")
         (10019, None, DEF),
         (10016, SLTP, DEF),
         (10036, CLOSE, DEF),
-        (10027, OPEN, DEF),
+        (10027, OPEN, BLK),
+        (10027, CLOSE, BLK),
         (10014, OPEN, DEF),
-        (10018, OPEN, DEF),
+        (10018, OPEN, BLK),
+        (10018, CLOSE, BLK),
+        (10029, SLTP, BLK),
+        (10029, CLOSE, BLK),
         (10013, OPEN, DEF),
         (10025, SLTP, DEF),
         (10046, OPEN, DEF),
@@ -145,10 +150,11 @@ def test_rpyc_errors_are_link_errors_but_remote_exceptions_are_not() -> None:
     assert classify_exception("order_send", remote("bug over there")).outcome is UNK
 
 
-def test_never_sent_is_definitive_and_in_flight_deadline_unknown() -> None:
-    assert outcomes.NOT_SENT_CLOSING.outcome is DEF
-    assert outcomes.NOT_SENT_DEADLINE.outcome is DEF
-    assert outcomes.NOT_SENT_BROKER_DOWN.outcome is DEF
+def test_never_sent_is_a_wait_and_in_flight_deadline_unknown() -> None:
+    # a request that never left the queue is not a failure: it never counts toward giving up
+    assert outcomes.NOT_SENT_CLOSING.outcome is BLK
+    assert outcomes.NOT_SENT_DEADLINE.outcome is BLK
+    assert outcomes.NOT_SENT_BROKER_DOWN.outcome is BLK
     assert outcomes.IN_FLIGHT_DEADLINE.outcome is UNK
     assert "not sent" in outcomes.NOT_SENT_DEADLINE.reason
 

@@ -67,11 +67,12 @@ def hedge_of(main: PositionView, ticket: int = 2001, volume: float | None = None
 
 
 def market(bid: float = 1.10000, spread_points: int = 10, atr: float | None = 0.00200,
-           stale: bool = False, spec: SymbolSpec = EURUSD, at: float = T0) -> MarketFacts:
-    """Market facts with a quote at ``bid``."""
+           stale: bool = False, spec: SymbolSpec = EURUSD, at: float = T0,
+           closed: bool = False) -> MarketFacts:
+    """Market facts with a quote at ``bid`` ticked at ``at``."""
     spec = replace(spec, spread=spread_points)
     ask = round(bid + spread_points * spec.point, spec.digits)
-    return MarketFacts(spec, Quote(at, bid, ask), atr, stale)
+    return MarketFacts(spec, Quote(at, bid, ask), atr, stale, closed)
 
 
 def score(total: float, *, confluence: bool = False, choch: bool = False,

@@ -19,6 +19,7 @@ from dtms.core.messages import (
     NoteKind,
     Observed,
     OpenHedge,
+    Wait,
 )
 from dtms.core.policy import Policy
 from dtms.core.score import FlipState
@@ -375,7 +376,10 @@ def test_stale_market_blocks_new_actions_but_not_due_closes() -> None:
                    market(stale=True), HEDGING, d.main, None)
     blocked = step(d.trade, ev, POLICY)
     assert blocked.commands == () and blocked.trade.state is State.HEALTHY
-    assert any(n.kind is NoteKind.BLOCKED for n in blocked.notes)
+    assert any(n.kind is NoteKind.WAITING for n in blocked.notes)  # a wait, not a failure
+    assert blocked.trade.failures == () and blocked.trade.retry_after_eval is None
+    assert blocked.trade.blocked is not None
+    assert blocked.trade.blocked.wait is Wait.STALE_DATA
     again = replace(ev, at=ev.at + M15, eval_id=ev.eval_id + 1)
     assert step(blocked.trade, again, POLICY).notes == ()  # said once per stale episode
     fresh = replace(ev, at=ev.at + 2 * M15, eval_id=ev.eval_id + 2, market=market(stale=False))

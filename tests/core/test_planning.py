@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from dtms.core.messages import CloseBy, ClosePartial, ClosePosition, ModifyStops, OpenHedge
 from dtms.core.planning import (
     Skip,
+    frozen,
     plan_breakeven,
     plan_close_all,
     plan_open_hedge,
@@ -49,11 +50,49 @@ def test_tighten_without_sl_or_atr_is_skipped_with_a_reason() -> None:
     assert isinstance(out, Skip) and "ATR" in out.reason
 
 
-def test_tighten_is_pushed_outside_stops_level_plus_spread() -> None:
-    main = position(ticket=1, symbol="XAUUSD", price_open=2350.0, sl=2349.0, price_current=2350.0)
-    # R = 1.0 -> wanted 2349.70, but stops 20 + spread 25 points = 0.45 below the bid: 2349.55
+def test_tighten_is_pushed_outside_the_stops_level_of_the_trigger_price_only() -> None:
+    # R = 0.5 -> wanted 2349.85; stops 20 points + 1 below the bid (the price that triggers a
+    # BUY's SL, spread already in it): 2349.79. The spread is not added a second time.
+    main = position(ticket=1, symbol="XAUUSD", price_open=2350.0, sl=2349.5, price_current=2350.0)
     cmd = plan_tighten_sl("c", new_trade(main, T0), main, market(2350.0, 25, spec=XAU), P)
-    assert isinstance(cmd, ModifyStops) and cmd.sl == pytest.approx(2349.55)
+    assert isinstance(cmd, ModifyStops) and cmd.sl == pytest.approx(2349.79)
+
+
+def test_tighten_respects_the_freeze_level_when_it_is_wider_than_the_stops_level() -> None:
+    main = position(ticket=1, symbol="XAUUSD", price_open=2350.0, sl=2349.5, price_current=2350.0)
+    frozen_spec = replace(XAU, freeze_level=40)
+    cmd = plan_tighten_sl("c", new_trade(main, T0), main, market(2350.0, 25, spec=frozen_spec), P)
+    assert isinstance(cmd, ModifyStops) and cmd.sl == pytest.approx(2349.59)
+
+
+def test_a_position_inside_the_freeze_level_is_frozen_for_both_sides() -> None:
+    spec = replace(EURUSD, freeze_level=30)
+    quote = market(1.10000, spec=spec).quote  # bid 1.10000, ask 1.10010
+    buy = position(sl=1.09970)  # bid - SL = 30 points: not strictly beyond -> frozen
+    assert frozen(buy, quote, spec)
+    assert not frozen(replace(buy, sl=1.09969), quote, spec)  # 31 points: free
+    assert frozen(replace(buy, sl=0.0, tp=1.10030), quote, spec)  # TP 30 points away
+    sell = position(side=Side.SELL, sl=1.10040)  # SL - ask = 30 points
+    assert frozen(sell, quote, spec)
+    assert not frozen(sell, quote, replace(spec, freeze_level=0))
+
+
+def test_hedge_sl_is_exactly_half_an_atr_from_its_entry_on_both_sides() -> None:
+    atr = 0.00200
+    for side, bid in ((Side.BUY, 1.10000), (Side.SELL, 1.10000)):
+        main = position(side=side, price_current=bid)
+        mk = market(bid, atr=atr)
+        out = plan_open_hedge("c", new_trade(main, T0), main, mk, HEDGING, 2, P)
+        assert isinstance(out, OpenHedge)
+        entry = mk.quote.entry_price(out.side)  # SELL hedge fills at the bid, BUY at the ask
+        assert out.sl == pytest.approx(entry - out.side.sign * 0.5 * atr, abs=1e-9)
+
+
+def test_hedge_volume_is_capped_at_volume_max() -> None:
+    main = position(volume=6.0)
+    capped = market(spec=replace(EURUSD, volume_max=2.0))
+    out = plan_open_hedge("c", new_trade(main, T0), main, capped, HEDGING, 2, P)
+    assert isinstance(out, OpenHedge) and out.volume == 2.0
 
 
 def test_tighten_never_loosens_and_needs_a_full_point() -> None:
@@ -213,5 +252,6 @@ def test_stop_never_loosens(
             if current_sl > 0:
                 assert side.sign * (out.sl - current_sl) >= 0.00001 - 1e-9
             exit_price = mk.quote.exit_price(side)
-            assert side.sign * (exit_price - out.sl) > 0  # always on the right side of price
+            # beyond the stops level (0 here) by at least a point from the trigger price
+            assert side.sign * (exit_price - out.sl) >= 0.00001 - 1e-9
             assert round(out.sl, 5) == out.sl

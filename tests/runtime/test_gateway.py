@@ -132,7 +132,7 @@ async def test_deadline_while_queued_is_not_sent(autojump_clock: trio.testing.Mo
             result = await gateway.send(OPEN, deadline=trio.current_time() + 5.0)
             assert trio.current_time() == pytest.approx(5.0)
             executor.release()
-        assert result.outcome is Outcome.DEFINITIVE and not result.sent
+        assert result.outcome is Outcome.BLOCKED and not result.sent  # a wait, not a failure
         assert "not sent" in result.reason
         assert terminal.calls("order_send") == []
         assert gateway.statistics().queue_depth[Priority.HEDGE] == 0
@@ -278,7 +278,7 @@ async def test_close_fails_queued_lets_in_flight_finish_and_shuts_down(
             await gateway.call("positions_get")
         with pytest.raises(GatewayClosed):
             await gateway.wait_reconnected(gateway.connection_epoch)
-    assert results["queued"].outcome is Outcome.DEFINITIVE
+    assert results["queued"].outcome is Outcome.BLOCKED
     assert results["queued"].reason == "not sent: gateway closing"
     assert results["in-flight"].outcome is Outcome.DONE
     assert [fn for fn, _, _ in terminal.log] == ["initialize", "positions_get", "shutdown"]

@@ -133,7 +133,7 @@ async def test_queued_requests_wait_for_the_reconnect_and_keep_their_deadlines(
             nursery.start_soon(call, "patient", 200.0)
             nursery.start_soon(call, "hurried", 5.0)
             assert gateway.statistics().queue_depth[Priority.READ] >= 0
-    assert results["hurried"].outcome is Outcome.DEFINITIVE
+    assert results["hurried"].outcome is Outcome.BLOCKED
     assert results["hurried"].reason == "not sent: broker not connected"
     assert results["patient"].ok
     served = [t for _, t, arg in terminal.calls("symbol_info_tick")]

@@ -1,0 +1,172 @@
+"""The account and the terminal, read regularly: may dtms trade now, and is it alone?
+
+Theory of operation. ``AccountWatch`` re-reads ``account_info`` and ``terminal_info`` every
+``account_refresh_seconds`` (and at once after a 10027 answer or a reconnect): read only at
+start, AutoTrading switched on later left hedging blocked for the whole run, and switched off
+mid-run was never noticed. When trading becomes impossible it says so once, loudly (an ERROR
+line, the status, an operator event); every action then waits, and resumes when it is back.
+
+``ForeignWatch`` reads the account's recent deals and looks for orders sent with dtms's magic
+that this process did not send: another dtms (or an EA reusing the magic) acting on the same
+positions. Two managers both did their once-only partial close and closed a 1-lot trade in
+full, so on such a deal dtms stops acting, with a clear alert, until it is restarted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from loguru import logger
+
+from dtms.broker import constants as C
+from dtms.core.messages import CloseBy, ClosePartial, ClosePosition, OpenHedge, ReAdd
+from dtms.core.trade import CommandStatus, TradeState
+from dtms.core.types import AccountView
+from dtms.runtime.events import EventBus, EventKind, OperatorEvent, Severity
+from dtms.runtime.gateway import Gateway
+
+_EPS = 1e-9
+
+
+class AccountWatch:
+    """The account's permissions and margin mode, refreshed regularly."""
+
+    def __init__(self, gateway: Gateway, events: EventBus, refresh_seconds: float,
+                 now: Callable[[], float]) -> None:
+        self._gw = gateway
+        self._events = events
+        self._every = refresh_seconds
+        self._now = now
+        self.view = AccountView(hedging=True, trade_allowed=True)
+        self.login = 0
+        self.known = False
+        self.disabled = ""
+        """Why trading is not possible now ("" while it is)."""
+        self._next = -float("inf")
+        self._log = logger.bind(component="account")
+
+    def due(self, now: float) -> bool:
+        """Whether the account should be read this cycle."""
+        return now >= self._next
+
+    def refresh_soon(self) -> None:
+        """Read it at the next cycle (a 10027 answer, a reconnect)."""
+        self._next = -float("inf")
+
+    async def refresh(self) -> None:
+        """Read account and terminal; say once when trading stops or resumes."""
+        now = self._now()
+        self._next = now + self._every
+        acc = (await self._gw.call("account_info")).value
+        term = (await self._gw.call("terminal_info")).value
+        if acc is None:
+            self._log.warning("account_info unavailable; keeping the previous account view")
+            return
+        hedging = int(acc.margin_mode) == C.ACCOUNT_MARGIN_MODE_RETAIL_HEDGING
+        reason = _disabled_reason(acc, term)
+        first = not self.known
+        before = self.view
+        self.view = AccountView(hedging, not reason, float(acc.margin_free), str(acc.currency))
+        self.login, self.known = int(acc.login), True
+        if not hedging and (before.hedging or first):
+            self._log.warning(f"account {acc.login} is a netting account: an opposite order "
+                              "would net the position, so dtms will tighten stops and close "
+                              "partials but never hedge")
+        if reason and reason != self.disabled:
+            self._log.error(f"TRADING DISABLED: {reason}; every action waits until it is "
+                            "back (positions keep their stops)")
+            self._events.publish(OperatorEvent(EventKind.TRADING_DISABLED, now,
+                                               f"trading disabled: {reason}", Severity.CRITICAL))
+        elif not reason and self.disabled:
+            self._log.info("trading allowed again: actions resume")
+            self._events.publish(OperatorEvent(EventKind.TRADING_ENABLED, now,
+                                               "trading allowed again: actions resume"))
+        self.disabled = reason
+
+
+def _disabled_reason(acc: Any, term: Any) -> str:
+    if term is not None and not bool(getattr(term, "trade_allowed", True)):
+        return "AutoTrading is off in the terminal"
+    if term is not None and not bool(getattr(term, "connected", True)):
+        return "the terminal is not connected to the trade server"
+    if not bool(acc.trade_allowed):
+        return "the account may not trade (an investor login?)"
+    if not bool(getattr(acc, "trade_expert", True)):
+        return "the broker does not allow expert trading on this account"
+    return ""
+
+
+class ForeignWatch:
+    """Notices deals with dtms's magic that this process did not send."""
+
+    def __init__(self, gateway: Gateway, events: EventBus, magic: int, sent_orders: set[int],
+                 interval: float, start: float) -> None:
+        self._gw = gateway
+        self._events = events
+        self._magic = magic
+        self._sent = sent_orders
+        self._every = interval
+        self._since = start
+        self._next = start
+        self._seen: set[int] = set()
+        self.halted = ""
+        """Why dtms stopped acting ("" while it acts)."""
+
+    def due(self, now: float) -> bool:
+        """Whether the deals should be read this cycle."""
+        return not self.halted and now >= self._next
+
+    async def check(self, now: float, trades: Iterable[TradeState]) -> None:
+        """Read the deals since the last check; halt on one this process did not send."""
+        self._next = now + self._every
+        r = await self._gw.call("history_deals_get", int(self._since) - 60, int(now) + 86_400)
+        if not r.ok or r.value is None:
+            return
+        unresolved = [_signature(item.command) for t in trades if t.pending is not None
+                      for item in t.pending.commands
+                      if item.status in (CommandStatus.SENT, CommandStatus.UNKNOWN)]
+        for deal in r.value:
+            ticket = int(deal.ticket)
+            if ticket in self._seen or int(deal.magic) != self._magic:
+                continue
+            self._seen.add(ticket)
+            if int(deal.reason) != C.DEAL_REASON_EXPERT or int(deal.order) in self._sent:
+                continue
+            if any(sig is not None and _matches(sig, deal) for sig in unresolved):
+                continue  # one of this process's own orders whose answer was lost
+            self._halt(now, deal)
+            return
+        self._since = max(self._since, now - 3600)
+
+    def _halt(self, now: float, deal: Any) -> None:
+        self.halted = (
+            f"another program sent order #{int(deal.order)} ({deal.symbol}, {float(deal.volume)} "
+            f"lots, position #{int(deal.position_id)}) with dtms's magic {self._magic}: another "
+            "dtms or an EA with the same magic acts on this account. dtms stopped acting; stop "
+            "the other manager (or give it another magic) and restart dtms"
+        )
+        logger.bind(component="account").critical(self.halted)
+        self._events.publish(OperatorEvent(EventKind.ANOTHER_MANAGER, now, self.halted,
+                                           Severity.CRITICAL, symbol=str(deal.symbol)))
+
+
+def _signature(c: object) -> tuple[str, int, float, int] | None:
+    """What a deal of this command would show: symbol, deal type, volume, position."""
+    match c:
+        case OpenHedge() | ReAdd():
+            kind = C.DEAL_TYPE_BUY if c.side.value == "BUY" else C.DEAL_TYPE_SELL
+            return c.symbol, kind, c.volume, 0
+        case ClosePartial() | ClosePosition():
+            kind = C.DEAL_TYPE_SELL if c.side.value == "BUY" else C.DEAL_TYPE_BUY
+            return c.symbol, kind, c.volume, c.ticket
+        case CloseBy():  # two OUT_BY deals, either side, either position
+            return c.symbol, -1, float("inf"), -1
+    return None
+
+
+def _matches(sig: tuple[str, int, float, int], deal: Any) -> bool:
+    symbol, kind, volume, position = sig
+    return (str(deal.symbol) == symbol and kind in (-1, int(deal.type))
+            and float(deal.volume) <= volume + _EPS
+            and (position <= 0 or int(deal.position_id) == position))
