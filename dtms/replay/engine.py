@@ -70,8 +70,12 @@ def sim_symbols(files: tuple[BarFile, ...] | list[BarFile]) -> dict[str, SimSymb
 def replay_settings(job: Job, start: float, journal: Path) -> Settings:
     """The job's settings: the variant's, plus what a replay needs of the runtime."""
     s, r, clock = job.settings, job.replay, job.clock
+    # the simulated account changes only by the replay's hand (no AutoTrading button, no
+    # other program): its state and its deals are re-read hourly instead of every few seconds
     sup = replace(s.supervisor, cycle_seconds=r.cycle_seconds, heartbeat_seconds=1e9,
-                  ignore_magics=(*s.supervisor.ignore_magics, r.unmanaged_magic))
+                  ignore_magics=(*s.supervisor.ignore_magics, r.unmanaged_magic),
+                  account_refresh_seconds=max(s.supervisor.account_refresh_seconds, 3600.0),
+                  foreign_check_seconds=max(s.supervisor.foreign_check_seconds, 3600.0))
     market = replace(s.broker.market, broker_utc_offset_hours=clock.utc_offset_hours,
                      weekend_close_hour=clock.week_close_utc_hour % 24,
                      weekend_open_hour=clock.week_open_utc_hour % 24,
@@ -84,6 +88,17 @@ def replay_settings(job: Job, start: float, journal: Path) -> Settings:
     )
 
 
+_IDLE_CHECK_CYCLES = 10
+
+
+def _hole_starts(f: BarFile) -> np.ndarray:
+    """Times at which a hole of at least ``GAP_JUMP_SECONDS`` in the file's bars begins."""
+    t = f.bars.time
+    ends = t[:-1] + f.bars.tf_s
+    starts = ends[(t[1:] - ends) >= GAP_JUMP_SECONDS].astype(np.float64)
+    return np.concatenate((starts, [math.inf]))
+
+
 class _Driver:
     """Opens, closes and waits, on the job's virtual time."""
 
@@ -94,6 +109,7 @@ class _Driver:
         self.tickets: dict[int, tuple[int, int]] = {}
         """Trade index -> (managed ticket, unmanaged ticket)."""
         self.skipped: dict[int, str] = {}
+        self.holes = [_hole_starts(f) for f in job.files]
 
     def now(self) -> float:
         return self.epoch + self.clock.current_time()
@@ -125,8 +141,18 @@ class _Driver:
             ends.append(float(t[i]))
         return min(ends) if ends else None
 
+    def _next_hole(self, now: float) -> float:
+        """When the next hole in any file's bars begins (inf: none left)."""
+        starts = [h[int(np.searchsorted(h, now, side="right"))] for h in self.holes
+                  if h[-1] > now]
+        return min(starts, default=math.inf)
+
     async def until(self, t: float) -> None:
-        """Let time reach ``t``: cycle by cycle while dtms manages a trade, else at once."""
+        """Let time reach ``t``: cycle by cycle while dtms manages a trade, else at once.
+
+        While cycles run the driver only wakes at ``t``, where a hole in the bars begins, and
+        every ``_IDLE_CHECK_CYCLES`` cycles to see whether dtms still manages anything.
+        """
         step = self.job.replay.cycle_seconds
         while (now := self.now()) < t:
             if self.idle():
@@ -138,7 +164,8 @@ class _Driver:
                 self.clock.jump(min(hole_end, t) - now)
                 await trio.sleep(0)
                 continue
-            await trio.sleep(min(t - now, step))
+            wake = min(t, self._next_hole(now) + 1.0, now + step * _IDLE_CHECK_CYCLES)
+            await trio.sleep(max(wake - now, 0.0))
 
     def open(self, i: int) -> None:
         spec = self.job.trades[i]

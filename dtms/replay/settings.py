@@ -12,8 +12,8 @@ class ReplaySettings:
     """How ``dtms replay`` runs recorded trades through dtms and reports on them."""
 
     cycle_seconds: float = knob(
-        30.0, "seconds between the supervisor's snapshots during a replay (the fast check "
-        "runs every 30 s, so 30 keeps every one; live: [supervisor] cycle_seconds)", gt=0, le=60,
+        60.0, "seconds between the supervisor's snapshots during a replay (live: [supervisor] "
+        "cycle_seconds; 2, 30 and 60 gave the same states, see docs/replay.md)", gt=0, le=60,
     )
     unmanaged_magic: int = knob(
         990_001, "magic of the unmanaged copies (dtms is told to ignore it)", ge=1

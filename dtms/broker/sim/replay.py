@@ -175,14 +175,13 @@ def read_mt5_csv(path: str | os.PathLike[str], default_spread: int) -> ReplayBar
     data = rows[1:]
     if not data:
         raise _bad(name, head_line + 1, "no bars after the header")
-    cells: dict[str, list[str]] = {c: [] for c in cols}
     lines = [ln for ln, _ in data]
-    for line, text_row in data:
-        fields = text_row.rstrip(" ").split(sep) if sep else [text_row]
+    split = [t.rstrip(" ").split(sep) if sep else [t] for _, t in data]
+    for (line, _), fields in zip(data, split, strict=True):
         if len(fields) != len(cols):
             raise _bad(name, line, f"expected {len(cols)} fields, found {len(fields)}")
-        for col, value in zip(cols, fields, strict=True):
-            cells[col].append(value.strip())
+    columns = list(zip(*split, strict=True))  # one tuple per column, in header order
+    cells: dict[str, list[str]] = {c: [v.strip() for v in columns[k]] for k, c in enumerate(cols)}
     time = _epoch_seconds(name, cells["DATE"], cells.get("TIME"), lines)
     o, h, lo, c = (_numbers(name, k, cells[k], lines) for k in ("OPEN", "HIGH", "LOW", "CLOSE"))
     n = len(lines)
