@@ -23,7 +23,8 @@ import numpy as np
 from dtms.core.ta import atr
 from dtms.core.types import Side
 from dtms.replay.bars import BarFile, ReplayInputError
-from dtms.replay.trades import Exit, TradeSpec, parse_time
+from dtms.replay.table import parse_time
+from dtms.replay.trades import Exit, TradeSpec
 
 WARMUP_M15_BARS = 210
 _SIDES = ("random", "buy", "sell", "alternate", "both")

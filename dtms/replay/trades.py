@@ -23,15 +23,12 @@ says SL/TP/stop-out or, without a reason, its price sits at the SL or TP (within
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from dtms.core.types import Side
 from dtms.replay.bars import ReplayInputError
+from dtms.replay.table import Table, cell, number, parse_time, read_table, side_of
 
 DEAL_REASON_SL, DEAL_REASON_TP, DEAL_REASON_SO = 4, 5, 6
 _BROKER_REASONS = {DEAL_REASON_SL, DEAL_REASON_TP, DEAL_REASON_SO}
@@ -69,105 +66,6 @@ class TradeSpec:
     """What it really made, commission and swap included (None: unknown)."""
 
 
-def _key(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-_ALIASES = {
-    "time": "time", "opentime": "open_time", "timeopen": "open_time",
-    "closetime": "close_time", "timeclose": "close_time", "position": "position",
-    "positionid": "position", "ticket": "ticket", "symbol": "symbol", "type": "type",
-    "side": "type", "direction": "direction", "entry": "entry", "volume": "volume",
-    "lots": "volume", "size": "volume", "price": "price", "openprice": "open_price",
-    "priceopen": "open_price", "closeprice": "close_price", "priceclose": "close_price",
-    "sl": "sl", "stoploss": "sl", "tp": "tp", "takeprofit": "tp", "profit": "profit",
-    "commission": "commission", "swap": "swap", "fee": "fee", "reason": "reason",
-}
-
-
-def parse_time(cell: str) -> int:
-    """Server time of a cell: ``2022.01.10 09:15[:32]``, ISO, or epoch seconds."""
-    text = cell.strip()
-    if re.fullmatch(r"\d{9,11}(\.\d*)?", text):
-        return int(float(text))
-    norm = text.replace(".", "-", 2).replace("/", "-").replace("T", " ")
-    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
-        try:
-            return int(datetime.strptime(norm.split("+")[0].strip(), fmt)
-                       .replace(tzinfo=UTC).timestamp())
-        except ValueError:
-            continue
-    raise ValueError(f"unparsable time {cell!r}")
-
-
-def _side(cell: str) -> Side:
-    text = cell.strip().lower()
-    if text in ("0", "buy", "long"):
-        return Side.BUY
-    if text in ("1", "sell", "short"):
-        return Side.SELL
-    raise ValueError(f"type {cell!r} is neither buy nor sell")
-
-
-def _number(cell: str, what: str) -> float:
-    text = cell.strip().replace(" ", "")
-    if text in ("", "-"):
-        return 0.0
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError(f"unparsable {what} {cell!r}") from None
-
-
-@dataclass(frozen=True, slots=True)
-class _Table:
-    path: str
-    columns: dict[str, int]
-    """Canonical name -> index (the second Time/Price of a positions table: close_*)."""
-    rows: list[tuple[int, list[str]]]
-
-
-def _read_table(path: str) -> _Table:
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise ReplayInputError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
-    for codec in ("utf-8-sig", "utf-16"):
-        try:
-            text = raw.decode(codec)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ReplayInputError(f"{path}: line 1: the file is not UTF-8 or UTF-16 text")
-    lines = text.splitlines()
-    numbered = [(i + 1, ln) for i, ln in enumerate(lines) if ln.strip()]
-    if not numbered:
-        raise ReplayInputError(f"{path}: line 1: the file is empty (expected a header row)")
-    head_line, header = numbered[0]
-    sep = max((",", ";", "\t"), key=header.count)
-    names = next(csv.reader(io.StringIO(header), delimiter=sep))
-    columns: dict[str, int] = {}
-    for i, name in enumerate(names):
-        canon = _ALIASES.get(_key(name))
-        if canon is None:
-            continue
-        if canon in columns:  # a positions table names the close Time and Price again
-            if canon in ("time", "price"):
-                canon = f"close_{canon}"
-            else:
-                continue
-        if canon == "time" and "open_time" in columns:
-            canon = "close_time"
-        columns.setdefault(canon, i)
-    rows = []
-    for line, text_row in numbered[1:]:
-        rows.append((line, next(csv.reader(io.StringIO(text_row), delimiter=sep))))
-    if not rows:
-        raise ReplayInputError(f"{path}: line {head_line + 1}: no trades after the header")
-    return _Table(path, columns, rows)
-
-
 def read_trades(path: str, point_of: dict[str, float], tolerance_points: int) -> list[TradeSpec]:
     """Read a positions or deals export into trades (one clear error for the first bad row).
 
@@ -176,7 +74,7 @@ def read_trades(path: str, point_of: dict[str, float], tolerance_points: int) ->
         point_of: the point size of every symbol that has bars (others are refused).
         tolerance_points: a close this near the SL/TP counts as the broker's.
     """
-    table = _read_table(path)
+    table = read_table(path)
     c = table.columns
     if "entry" in c or "direction" in c:
         return _from_deals(table, point_of)
@@ -185,17 +83,8 @@ def read_trades(path: str, point_of: dict[str, float], tolerance_points: int) ->
     return _from_positions(table, point_of, tolerance_points)
 
 
-def _cell(table: _Table, row: list[str], name: str, line: int, required: bool = True) -> str:
-    idx = table.columns.get(name)
-    if idx is None or idx >= len(row):
-        if required:
-            raise ReplayInputError(f"{table.path}: line {line}: no {name} value")
-        return ""
-    return row[idx]
-
-
-def _symbol(table: _Table, row: list[str], line: int, point_of: dict[str, float]) -> str:
-    symbol = _cell(table, row, "symbol", line).strip()
+def _symbol(table: Table, row: list[str], line: int, point_of: dict[str, float]) -> str:
+    symbol = cell(table, row, "symbol", line).strip()
     if symbol not in point_of:
         known = ", ".join(sorted(point_of)) or "none"
         raise ReplayInputError(f"{table.path}: line {line}: symbol {symbol!r} has no bars "
@@ -204,7 +93,7 @@ def _symbol(table: _Table, row: list[str], line: int, point_of: dict[str, float]
 
 
 def _from_positions(
-    table: _Table, point_of: dict[str, float], tolerance_points: int
+    table: Table, point_of: dict[str, float], tolerance_points: int
 ) -> list[TradeSpec]:
     out = []
     open_col = "open_time" if "open_time" in table.columns else "time"
@@ -213,16 +102,16 @@ def _from_positions(
             if not any(cell.strip() for cell in row):
                 continue
             symbol = _symbol(table, row, line, point_of)
-            side = _side(_cell(table, row, "type", line))
-            volume = _number(_cell(table, row, "volume", line), "volume")
-            opened = parse_time(_cell(table, row, open_col, line))
-            price = _number(_cell(table, row, "open_price" if "open_price" in table.columns
+            side = side_of(cell(table, row, "type", line))
+            volume = number(cell(table, row, "volume", line), "volume")
+            opened = parse_time(cell(table, row, open_col, line))
+            price = number(cell(table, row, "open_price" if "open_price" in table.columns
                                   else "price", line), "price")
-            sl = _number(_cell(table, row, "sl", line, required=False), "S / L")
-            tp = _number(_cell(table, row, "tp", line, required=False), "T / P")
-            close_cell = _cell(table, row, "close_time", line, required=False).strip()
+            sl = number(cell(table, row, "sl", line, required=False), "S / L")
+            tp = number(cell(table, row, "tp", line, required=False), "T / P")
+            close_cell = cell(table, row, "close_time", line, required=False).strip()
             closed = parse_time(close_cell) if close_cell else None
-            close_price = _number(_cell(table, row, "close_price", line, required=False),
+            close_price = number(cell(table, row, "close_price", line, required=False),
                                   "close price")
             profit = _profit(table, row, line)
         except ValueError as exc:
@@ -231,8 +120,8 @@ def _from_positions(
         tol = tolerance_points * point_of[symbol]
         by_broker = close_price > 0 and _at_stop(side, close_price, sl, tp, tol)
         exits = (Exit(closed, None),) if closed is not None and not by_broker else ()
-        ticket = (_cell(table, row, "position", line, required=False)
-                  or _cell(table, row, "ticket", line, required=False)).strip()
+        ticket = (cell(table, row, "position", line, required=False)
+                  or cell(table, row, "ticket", line, required=False)).strip()
         out.append(TradeSpec(
             f"{Path(table.path).name}:{line}" + (f" #{ticket}" if ticket else ""), symbol,
             side, volume, opened, abs(price - sl) if sl else 0.0, abs(tp - price) if tp else 0.0,
@@ -240,12 +129,12 @@ def _from_positions(
     return out
 
 
-def _profit(table: _Table, row: list[str], line: int) -> float | None:
+def _profit(table: Table, row: list[str], line: int) -> float | None:
     if "profit" not in table.columns:
         return None
     total = 0.0
     for name in ("profit", "commission", "swap", "fee"):
-        total += _number(_cell(table, row, name, line, required=False), name)
+        total += number(cell(table, row, name, line, required=False), name)
     return total
 
 
@@ -286,7 +175,7 @@ class _Position:
     profit: float = 0.0
 
 
-def _from_deals(table: _Table, point_of: dict[str, float]) -> list[TradeSpec]:
+def _from_deals(table: Table, point_of: dict[str, float]) -> list[TradeSpec]:
     if "position" not in table.columns:
         raise ReplayInputError(
             f"{table.path}: line 1: deals need a position column (position_id, as "
@@ -296,18 +185,18 @@ def _from_deals(table: _Table, point_of: dict[str, float]) -> list[TradeSpec]:
     positions: dict[str, _Position] = {}
     for line, row in table.rows:
         try:
-            symbol_cell = _cell(table, row, "symbol", line, required=False).strip()
-            type_cell = _cell(table, row, "type", line).strip().lower()
+            symbol_cell = cell(table, row, "symbol", line, required=False).strip()
+            type_cell = cell(table, row, "type", line).strip().lower()
             if not symbol_cell or type_cell not in ("0", "1", "buy", "sell"):
                 continue  # balance, credit, commission rows
             symbol = _symbol(table, row, line, point_of)
-            pid = _cell(table, row, "position", line).strip()
-            entry = _cell(table, row, entry_col, line).strip().lower()
-            side = _side(type_cell)
-            volume = _number(_cell(table, row, "volume", line), "volume")
-            price = _number(_cell(table, row, "price", line), "price")
-            at = parse_time(_cell(table, row, "time", line))
-            reason = _cell(table, row, "reason", line, required=False).strip()
+            pid = cell(table, row, "position", line).strip()
+            entry = cell(table, row, entry_col, line).strip().lower()
+            side = side_of(type_cell)
+            volume = number(cell(table, row, "volume", line), "volume")
+            price = number(cell(table, row, "price", line), "price")
+            at = parse_time(cell(table, row, "time", line))
+            reason = cell(table, row, "reason", line, required=False).strip()
             profit = _profit(table, row, line) or 0.0
         except ValueError as exc:
             raise ReplayInputError(f"{table.path}: line {line}: {exc}") from None
@@ -315,8 +204,8 @@ def _from_deals(table: _Table, point_of: dict[str, float]) -> list[TradeSpec]:
             pos = positions.setdefault(pid, _Position(line, symbol, side, opened=at))
             pos.volume += volume
             pos.notional += volume * price
-            sl = _number(_cell(table, row, "sl", line, required=False), "sl")
-            tp = _number(_cell(table, row, "tp", line, required=False), "tp")
+            sl = number(cell(table, row, "sl", line, required=False), "sl")
+            tp = number(cell(table, row, "tp", line, required=False), "tp")
             pos.sl, pos.tp = sl or pos.sl, tp or pos.tp
             pos.profit += profit
         elif entry in ("1", "3", "out", "out by"):

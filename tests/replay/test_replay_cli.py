@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dtms.cli import main as dtms_main
-from dtms.replay.trades import parse_time
+from dtms.replay.table import parse_time
 from tests.replay.conftest import REAL_M5
 
 BARS = str(REAL_M5)

@@ -6,7 +6,8 @@ import pytest
 
 from dtms.core.types import Side
 from dtms.replay.bars import ReplayInputError
-from dtms.replay.trades import Exit, parse_time, read_trades
+from dtms.replay.table import parse_time
+from dtms.replay.trades import Exit, read_trades
 
 POINTS = {"EURUSD": 0.00001}
 
