@@ -2,7 +2,9 @@
 
 Run: ``python bench/market.py`` (options: ``--hours``, ``--seed``). Prints, for a coarse
 (60 s), a typical engine-cycle (5 s) and a fine (1 s) chunking of ``advance_to``, the wall time,
-the ticks generated, the bar reads done on each M5 close, and the memory held by the market.
+the ticks generated, the bar reads done on each M5 close, and the memory held by the market;
+then the engine-cycle chunking again with broker quirks on the quoting (a daily break on every
+symbol, five quiet crosses), whose ticks are drawn again at the start.
 """
 
 from __future__ import annotations
@@ -15,16 +17,25 @@ import time
 from collections.abc import Callable
 
 from dtms.broker.rates import TIMEFRAME_M5, TIMEFRAME_M15
+from dtms.broker.sim.hours import Quoting
 from dtms.broker.sim.market import Market, TickBlock
+from dtms.broker.sim.quirks import QuirkSettings
 from dtms.broker.sim.symbols import default_symbols
 
 START = float(calendar.timegm((2024, 6, 3, 0, 0, 0)))  # a Monday, 00:00 broker time
 TARGET_S = 5.0
+QUIRKS = QuirkSettings(
+    daily_breaks=("* 23:00-00:05",),
+    quiet_symbols=("EURAUD", "GBPCHF", "USDSGD", "CHFJPY", "AUDJPY"),
+    quiet_tick_seconds=600.0,
+)
 
 
-def _run(step: float, hours: float, seed: int) -> tuple[float, float, float, int, int, int]:
+def _run(
+    step: float, hours: float, seed: int, quoting: dict[str, Quoting] | None = None
+) -> tuple[float, float, float, int, int, int]:
     t_init = time.perf_counter()
-    market = Market(default_symbols(), START, seed=seed)
+    market = Market(default_symbols(), START, seed=seed, quoting=quoting)
     init_s = time.perf_counter() - t_init
     end = START + hours * 3600.0
     n_steps = round(hours * 3600.0 / step)
@@ -57,8 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     n_symbols = len(default_symbols())
     print(f"simulated market: {n_symbols} symbols, {args.hours:g} h of broker time")
     ok = True
-    for label, step in (("coarse", 60.0), ("engine", 5.0), ("fine", 1.0)):
-        init_s, wall, cpu, ticks, nbytes, reads = _run(step, args.hours, args.seed)
+    quirky = QUIRKS.quoting(default_symbols())
+    for label, step, quoting in (("coarse", 60.0, None), ("engine", 5.0, None),
+                                 ("fine", 1.0, None), ("quirky", 5.0, quirky)):
+        init_s, wall, cpu, ticks, nbytes, reads = _run(step, args.hours, args.seed, quoting)
         verdict = "ok" if wall <= TARGET_S * args.hours / 24.0 else "SLOW"
         ok = ok and verdict == "ok"
         print(

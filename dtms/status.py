@@ -94,6 +94,10 @@ def get_system_status(journal: str | os.PathLike[str] | None = None) -> dict[str
         "broker_time": _broker_now(meta),
         "quarantined": quarantined,
         "gateway": meta.get("gateway", {}),
+        "cycle_seconds": meta.get("cycle_seconds", {}),
+        "trading": meta.get("trading", {}),
+        "waiting": meta.get("waiting", {}),
+        "identity": meta.get("identity", {}),
     }
 
 

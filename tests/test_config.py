@@ -64,7 +64,8 @@ MALFORMED = [
     ("[actions]\nhedge_comment_prefix = \"MY_LONG_HEDGE_COMMENT_\"\n",
      "actions: hedge_comment_prefix 'MY_LONG_HEDGE_COMMENT_' leaves 9 of comment_max_length 31 "
      "characters for the ticket; a 10-digit ticket needs 10"),
-    ("[actions]\ncomment_max_length = 20\n", "actions: hedge_comment_prefix 'DTMS_HEDGE_' leaves 9"),
+    ("[actions]\ncomment_max_length = 20\n",
+     "actions: hedge_comment_prefix 'DTMS_HEDGE_' leaves 9"),
     ("[machine]\nweekend_policy = \"sell\"\n", "machine.weekend_policy: expected one of"),
 ]
 

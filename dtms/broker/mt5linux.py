@@ -12,6 +12,13 @@ A broken link (EOF, socket error, rpyc timeout) is answered the MT5 way — ``No
 ``(-10004, 'No IPC connection')`` or ``(-10005, 'IPC timeout')`` — so the gateway's reconnect
 path applies; ``initialize()`` opens a new connection when the old one is gone. All clients
 of one server share one ``MetaTrader5`` module: ``shutdown()`` from one affects the others.
+
+Connecting is bounded by ``connect_timeout`` as a whole: the TCP connect, the rpyc handshake and
+the helper's first remote calls. A port that accepts and never answers, and a server of another
+rpyc generation (rpyc 5 frames its messages differently: rpyc 6 reads the first byte of an rpyc
+5 message, a brine tuple tag, as "invalid message type: 18"), each fail ``initialize()`` with one
+line saying so. Closing is bounded too: a failed connection's socket is shut at once, and a
+polite close waits at most ``CLOSE_TIMEOUT`` for the server, so nothing hangs at exit.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import numbers
 import pickle
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +43,11 @@ IPC_TIMEOUT = (constants.RES_E_INTERNAL_FAIL_TIMEOUT, "IPC timeout")
 SUCCESS = (constants.RES_S_OK, "Success")
 _PROTOCOL = 4  # the Windows-side Python may be older than ours
 _STRUCT_KEY = "__mt5_struct__"
+CLOSE_TIMEOUT = 2.0
+"""Seconds a polite close waits for the server's acknowledgement."""
+RPYC_PIN = "rpyc==6.0.2"
+_OLD_RPYC = "invalid message type"
+"""rpyc 6's complaint when it reads an rpyc 5 frame (whose first byte is a brine tag)."""
 
 _REMOTE_HELPER = f"""
 import pickle as _dtms_pickle
@@ -94,6 +107,10 @@ class Mt5LinuxSettings:
     timeout_ms: int = knob(
         60_000, "milliseconds the remote initialize() may take", ge=1000, le=600_000
     )
+    connect_timeout: float = knob(
+        10.0, "seconds to connect: TCP, the rpyc handshake and the first remote calls",
+        gt=0, le=600,
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -144,6 +161,8 @@ class Mt5LinuxBroker:
         timeout: seconds one remote call may take before it counts as an IPC timeout.
         initialize_args: positional and keyword arguments ``initialize()`` uses when called
             without any (terminal path and account, see :func:`connect_mt5linux`).
+        connect_timeout: seconds connecting may take in all (TCP, the rpyc handshake, the
+            helper's first remote calls).
     """
 
     def __init__(
@@ -153,10 +172,12 @@ class Mt5LinuxBroker:
         timeout: float = 300.0,
         *,
         initialize_args: tuple[tuple[Any, ...], dict[str, Any]] = ((), {}),
+        connect_timeout: float = 10.0,
     ) -> None:
         self.host = host
         self.port = port
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
         self._init_args = initialize_args
         self._conn: Any = None
         self._remote_call: Any = None
@@ -252,54 +273,86 @@ class Mt5LinuxBroker:
         if self.connected:
             return True
         from rpyc.core.service import ClassicService
-        from rpyc.utils.factory import connect
+        from rpyc.core.stream import SocketStream
+        from rpyc.utils.factory import connect_stream
 
         where = f"{self.host}:{self.port}"
+        deadline = time.monotonic() + self.connect_timeout
         try:
-            conn = connect(
-                self.host,
-                self.port,
-                ClassicService,
-                config={"sync_request_timeout": self.timeout},
-                keepalive=True,
+            stream = SocketStream.connect(
+                self.host, self.port, timeout=self.connect_timeout, attempts=1, keepalive=True
             )
+        except TimeoutError:
+            return self._init_failed(self._no_answer(where))
         except OSError as exc:
             reason = exc.strerror or str(exc) or type(exc).__name__
-            self._error = (
-                constants.RES_E_INTERNAL_FAIL_INIT,
-                f"IPC initialize failed, no rpyc classic server at {where} ({reason}): start "
-                f"one with `dtms sim-server --port {self.port}`, or run mt5linux under Wine",
+            return self._init_failed(
+                f"no rpyc classic server at {where} ({reason}): start one with "
+                f"`dtms sim-server --port {self.port}`, or run mt5linux under Wine"
             )
-            return False
+        conn: Any = None
         try:
-            conn.execute(_REMOTE_HELPER)
-            found = pickle.loads(conn.namespace["_dtms_constants"]())
-        except ImportError as exc:
-            conn.close()
-            self._error = (
-                constants.RES_E_INTERNAL_FAIL_INIT,
-                f"IPC initialize failed, the server at {where} cannot import MetaTrader5: {exc}",
+            conn = connect_stream(
+                stream, ClassicService, {"sync_request_timeout": _left(deadline)}
             )
-            return False
-        except (EOFError, OSError):
-            conn.close()
-            self._error = NO_IPC
-            return False
+            conn._config["sync_request_timeout"] = _left(deadline)
+            conn.execute(_REMOTE_HELPER)
+            conn._config["sync_request_timeout"] = _left(deadline)
+            found = pickle.loads(conn.namespace["_dtms_constants"]())
+        except BaseException as exc:
+            stream.close()  # first, so no close handshake can wait on a deaf or alien server
+            self._drop(conn)
+            if isinstance(exc, TimeoutError):
+                return self._init_failed(self._no_answer(where))
+            if isinstance(exc, ValueError) and _OLD_RPYC in str(exc):
+                return self._init_failed(
+                    f"the server at {where} speaks rpyc 5.x; dtms needs an rpyc 6 classic "
+                    f"server (pip install '{RPYC_PIN}' next to the terminal)"
+                )
+            if isinstance(exc, ImportError):
+                return self._init_failed(f"the server at {where} cannot import MetaTrader5: {exc}")
+            if isinstance(exc, EOFError | OSError):
+                self._error = NO_IPC
+                return False
+            raise
+        conn._config["sync_request_timeout"] = self.timeout
         for name, value in found.items():
             setattr(self, name, value)
         self._conn = conn
         self._remote_call = conn.namespace["_dtms_call"]
         return True
 
+    def _no_answer(self, where: str) -> str:
+        return f"no answer from an rpyc classic server at {where} within {self.connect_timeout:g} s"
+
+    def _init_failed(self, reason: str) -> bool:
+        self._error = (constants.RES_E_INTERNAL_FAIL_INIT, f"IPC initialize failed, {reason}")
+        return False
+
     def _close(self) -> None:
         conn, self._conn, self._remote_call = self._conn, None, None
-        if conn is not None:
-            with contextlib.suppress(Exception):  # already broken: nothing left to close
-                conn.close()
+        self._drop(conn)
+
+    @staticmethod
+    def _drop(conn: Any) -> None:
+        """Close ``conn`` politely, waiting at most ``CLOSE_TIMEOUT`` for the server."""
+        if conn is None:
+            return
+        with contextlib.suppress(Exception):  # already broken: nothing left to close
+            conn._config["sync_request_timeout"] = min(
+                CLOSE_TIMEOUT, conn._config.get("sync_request_timeout", CLOSE_TIMEOUT)
+            )
+            conn.close()
+
+
+def _left(deadline: float) -> float:
+    """Seconds left until ``deadline`` (a sliver at least, so rpyc does not wait forever)."""
+    return max(deadline - time.monotonic(), 0.01)
 
 
 def connect_mt5linux(settings: Mt5LinuxSettings | None = None) -> Mt5LinuxBroker:
     """The broker object for ``--broker mt5linux``; the gateway calls its ``initialize()``."""
     s = settings or Mt5LinuxSettings()
     init = initialize_arguments(s.path, s.login, s.password, s.server, s.timeout_ms, False)
-    return Mt5LinuxBroker(s.host, s.port, s.timeout, initialize_args=init)
+    return Mt5LinuxBroker(s.host, s.port, s.timeout, initialize_args=init,
+                          connect_timeout=s.connect_timeout)

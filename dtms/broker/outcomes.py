@@ -68,6 +68,9 @@ class Classified:
 NOT_SENT_CLOSING = Classified(Outcome.BLOCKED, "not sent: gateway closing")
 NOT_SENT_DEADLINE = Classified(Outcome.BLOCKED, "not sent: deadline passed while queued")
 NOT_SENT_BROKER_DOWN = Classified(Outcome.BLOCKED, "not sent: broker not connected")
+NOT_SENT_SUPERSEDED = Classified(
+    Outcome.BLOCKED, "not sent: a close or hedge of the same position went first"
+)
 IN_FLIGHT_DEADLINE = Classified(
     Outcome.UNKNOWN, "deadline passed while in flight: reconcile, never re-send blindly"
 )

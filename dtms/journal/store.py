@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from dtms.core.evolve import evolve
 from dtms.core.machine import Decision
@@ -25,49 +24,24 @@ from dtms.core.trade import TradeState
 from dtms.errors import JournalError
 from dtms.journal.codec import dump_trade, load_trade, to_plain
 from dtms.journal.schema import MIGRATIONS, SCHEMA_VERSION
+from dtms.locks import Held, ProcessLock
 
 APPLICATION_ID = 0x64746D73  # "dtms"
 PRUNE_EVERY = 5000
 """Score rows inserted between two prunings of the scores table."""
 
 
-class _ProcessLock:
+class _ProcessLock(ProcessLock):
     """An exclusive advisory lock on ``<journal>.lock``: one dtms process per journal."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fh: IO[str] | None = None
-
     def acquire(self) -> None:
-        fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the process life
         try:
-            if sys.platform == "win32":
-                import msvcrt
-
-                fh.seek(0)
-                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl
-
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            fh.seek(0)
-            holder = fh.read().strip() or "unknown"
-            fh.close()
+            super().acquire()
+        except Held as held:
             raise JournalError(
                 f"journal {self.path.with_suffix('')} is in use by another dtms process "
-                f"(pid {holder}); stop it first or pass another --journal"
-            ) from exc
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
-        self._fh = fh
-
-    def release(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+                f"(pid {held.holder}); stop it first or pass another --journal"
+            ) from held
 
 
 def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
@@ -245,15 +219,20 @@ class JournalFile:
             (r.at, r.ticket, r.source.value, r.target.value, r.rule, r.reason, r.score),
         )
 
-    def add_intent(self, c: Command, before: TradeState, at: float) -> None:
-        """Record an action before it is sent (status 'intent')."""
+    def add_intent(self, c: Command, before: TradeState, at: float,
+                   score: float | None = None) -> None:
+        """Record an action before it is sent (status 'intent').
+
+        ``score`` is the score of the evaluation that decided it (the trade's state *before*
+        the decision still holds the previous one).
+        """
         params = to_plain(c)
         ticket = getattr(c, "main_ticket", None) or before.ticket
         self.conn.execute(
             "INSERT OR IGNORE INTO actions (id, ts, ticket, symbol, type, params, status, "
             "state_before, score, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (c.id, at, ticket, c.symbol, c.action.value, json.dumps(params), "intent",
-             before.state.value, before.score, at),
+             before.state.value, before.score if score is None else score, at),
         )
 
     def update_action(self, command_id: str, status: str, at: float, *, retcode: int | None = None,
@@ -333,7 +312,7 @@ class JournalFile:
         if d.transition is not None:
             self.add_transition(d.transition)
         for c in d.commands:
-            self.add_intent(c, before, at)
+            self.add_intent(c, before, at, d.trade.score)
         for n in d.notes:
             self.add_note(d.trade.ticket, n, at)
 

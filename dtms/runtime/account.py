@@ -100,22 +100,51 @@ def _disabled_reason(acc: Any, term: Any) -> str:
 class ForeignWatch:
     """Notices deals with dtms's magic that this process did not send."""
 
-    def __init__(self, gateway: Gateway, events: EventBus, magic: int, sent_orders: set[int],
-                 interval: float, start: float) -> None:
+    def __init__(self, gateway: Gateway, magic: int, sent_orders: set[int], interval: float,
+                 start: float) -> None:
         self._gw = gateway
-        self._events = events
         self._magic = magic
         self._sent = sent_orders
         self._every = interval
         self._since = start
         self._next = start
         self._seen: set[int] = set()
+        self._unanswered: dict[object, tuple[float, Signature]] = {}
         self.halted = ""
-        """Why dtms stopped acting ("" while it acts)."""
+        """The foreign order that was found ("" while none was)."""
 
     def due(self, now: float) -> bool:
         """Whether the deals should be read this cycle."""
         return not self.halted and now >= self._next
+
+    def sending(self, at: float, command: object) -> object:
+        """This process is about to send ``command``; returns a token for ``answered``.
+
+        Until its answer is known, a deal that matches it is this process's own: a lost answer
+        (a timeout, an IPC loss) leaves one such deal without a known order ticket.
+        """
+        sig = signature(command)
+        token = object()
+        if sig is not None:
+            self._unanswered[token] = (at, sig)
+        return token
+
+    def answered(self, token: object, lost: bool) -> None:
+        """The send's answer came: its order ticket is known (or nothing executed), unless
+        ``lost`` (then one matching deal stays this process's own for a while)."""
+        if not lost:
+            self._unanswered.pop(token, None)
+
+    def _own_lost(self, deal: Any) -> bool:
+        """Whether ``deal`` is the execution of one of this process's lost answers (each
+        accounts for one deal)."""
+        for token, (at, sig) in list(self._unanswered.items()):
+            if _matches(sig, deal) and abs(float(deal.time) - at) <= OWN_DEAL_SECONDS:
+                del self._unanswered[token]
+                return True
+            if float(deal.time) - at > OWN_DEAL_SECONDS:
+                del self._unanswered[token]
+        return False
 
     async def check(self, now: float, trades: Iterable[TradeState]) -> None:
         """Read the deals since the last check; halt on one this process did not send."""
@@ -123,9 +152,9 @@ class ForeignWatch:
         r = await self._gw.call("history_deals_get", int(self._since) - 60, int(now) + 86_400)
         if not r.ok or r.value is None:
             return
-        unresolved = [_signature(item.command) for t in trades if t.pending is not None
-                      for item in t.pending.commands
-                      if item.status in (CommandStatus.SENT, CommandStatus.UNKNOWN)]
+        in_flight = [(now, sig) for t in trades if t.pending is not None
+                     for item in t.pending.commands if item.status is CommandStatus.SENT
+                     and (sig := signature(item.command)) is not None]
         for deal in r.value:
             ticket = int(deal.ticket)
             if ticket in self._seen or int(deal.magic) != self._magic:
@@ -133,7 +162,7 @@ class ForeignWatch:
             self._seen.add(ticket)
             if int(deal.reason) != C.DEAL_REASON_EXPERT or int(deal.order) in self._sent:
                 continue
-            if any(sig is not None and _matches(sig, deal) for sig in unresolved):
+            if self._own_lost(deal) or any(_matches(sig, deal) for _, sig in in_flight):
                 continue  # one of this process's own orders whose answer was lost
             self._halt(now, deal)
             return
@@ -142,16 +171,16 @@ class ForeignWatch:
     def _halt(self, now: float, deal: Any) -> None:
         self.halted = (
             f"another program sent order #{int(deal.order)} ({deal.symbol}, {float(deal.volume)} "
-            f"lots, position #{int(deal.position_id)}) with dtms's magic {self._magic}: another "
-            "dtms or an EA with the same magic acts on this account. dtms stopped acting; stop "
-            "the other manager (or give it another magic) and restart dtms"
+            f"lots, position #{int(deal.position_id)}) with dtms's magic {self._magic}"
         )
-        logger.bind(component="account").critical(self.halted)
-        self._events.publish(OperatorEvent(EventKind.ANOTHER_MANAGER, now, self.halted,
-                                           Severity.CRITICAL, symbol=str(deal.symbol)))
 
 
-def _signature(c: object) -> tuple[str, int, float, int] | None:
+Signature = tuple[str, int, float, int]
+OWN_DEAL_SECONDS = 300.0
+"""A deal within this long of one of this process's sends that matches it is that send's."""
+
+
+def signature(c: object) -> Signature | None:
     """What a deal of this command would show: symbol, deal type, volume, position."""
     match c:
         case OpenHedge() | ReAdd():
@@ -165,7 +194,7 @@ def _signature(c: object) -> tuple[str, int, float, int] | None:
     return None
 
 
-def _matches(sig: tuple[str, int, float, int], deal: Any) -> bool:
+def _matches(sig: Signature, deal: Any) -> bool:
     symbol, kind, volume, position = sig
     return (str(deal.symbol) == symbol and kind in (-1, int(deal.type))
             and float(deal.volume) <= volume + _EPS

@@ -116,6 +116,11 @@ class ActorContext:
     """Called on a 10027 answer: the account is re-read at once."""
     link_position: Callable[[int, int, Role], None] = lambda ticket, parent, role: None
     """Called when an open of this process is known to have made position ``ticket``."""
+    sending: Callable[[float, Command], object] = lambda at, command: None
+    """Called right before a command goes to the broker (its deals are this process's);
+    returns a token for ``answered``."""
+    answered: Callable[[object, bool], None] = lambda token, lost: None
+    """Called with the token once the command's answer came (``lost``: it did not)."""
 
 
 class TradeActor:
@@ -280,7 +285,9 @@ class TradeActor:
                               shared.stale_tick_seconds, shared.feeds.get(c.symbol),
                               shared.halted, shared.trading_disabled, shared.sent_orders,
                               self._existing_check_since(c))
+            token = shared.sending(shared.broker_now(), c)
             outcome = await Executor(ctx).execute(c)
+            shared.answered(token, isinstance(outcome, ActionUnknown))
             self._track_open(c, outcome)
         await self._apply(outcome)
         self._record_outcome(c, outcome)

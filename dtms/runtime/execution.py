@@ -154,7 +154,8 @@ class Executor:
                 case CloseBy():
                     request = {"action": C.TRADE_ACTION_CLOSE_BY, "position": int(c.ticket),
                                "position_by": int(c.by_ticket), "magic": self.ctx.params.magic}
-                    return self._event(c, await self.ctx.gateway.send(request), opens=False)
+                    r = await self.ctx.gateway.send(request, supersedes=(c.ticket, c.by_ticket))
+                    return self._event(c, r, opens=False)
         except GatewayClosed:
             return ActionBlocked(c.id, self.ctx.broker_now(), Wait.NOT_SENT,
                                  "not sent: dtms is stopping")
@@ -213,7 +214,9 @@ class Executor:
             return wait
         request = self._deal_request(c.side, c.volume, quote, comment=c.comment, magic=c.magic,
                                      sl=c.sl)
-        return await self._send_retrying(c, request, Priority.HEDGE, opens=True)
+        protected = (c.main_ticket,) if isinstance(c, OpenHedge) else ()
+        return await self._send_retrying(c, request, Priority.HEDGE, opens=True,
+                                         supersedes=protected)
 
     async def _opened_since(self, c: OpenHedge | ReAdd, since: float) -> ActionOutcome | None:
         """A position an earlier attempt opened unseen (same symbol, side, volume, dtms's magic,
@@ -257,7 +260,8 @@ class Executor:
         for part in split_volume(amount, self.ctx.spec):
             request = self._deal_request(side.opposite, part, quote, comment=comment,
                                          magic=self.ctx.params.magic, position=ticket)
-            last = await self._send_retrying(c, request, Priority.CLOSE, opens=False)
+            last = await self._send_retrying(c, request, Priority.CLOSE, opens=False,
+                                             supersedes=(ticket,))
             if not isinstance(last, ActionDone):
                 break
             filled = round(filled + (last.volume or part), 8)
@@ -290,9 +294,9 @@ class Executor:
         return request
 
     async def _send_retrying(self, c: Command, request: dict[str, Any], priority: Priority,
-                             *, opens: bool) -> ActionOutcome:
+                             *, opens: bool, supersedes: tuple[int, ...] = ()) -> ActionOutcome:
         allowed = fillings(self.ctx.spec)
-        r = await self.ctx.gateway.send(request, priority=priority)
+        r = await self.ctx.gateway.send(request, priority=priority, supersedes=supersedes)
         for _ in range(FIXABLE_RETRIES):
             if r.outcome is not Outcome.FIXABLE:
                 break

@@ -130,13 +130,22 @@ class Gateway:
         priority: Priority | None = None,
         deadline: float | None = None,
         coalesce_key: Hashable | None = None,
+        supersedes: tuple[int, ...] = (),
     ) -> CallResult:
         """Send a trade request (``order_send``), classified by ``dtms.broker.outcomes``.
 
         ``priority`` defaults to CLOSE for a close (DEAL with ``position``, or CLOSE_BY),
         MODIFY for an SLTP, else HEDGE. An SLTP coalesces by ``("sltp", position)`` unless
-        another ``coalesce_key`` is given: the newest stops for a ticket win.
+        another ``coalesce_key`` is given: the newest stops for a ticket win. A close names the
+        positions it closes, and a hedge the position it protects, in ``supersedes``: a stop
+        change still queued for one of them is dropped, not sent after it (its caller learns it
+        was not sent).
         """
+        for position in supersedes:
+            dropped = self._queue.supersede(("sltp", position))
+            if dropped is not None:
+                self._stats.superseded += 1
+                dropped.finish(unsent(outcomes.NOT_SENT_SUPERSEDED))
         req = dict(request)
         is_sltp = req.get("action") == TRADE_ACTION_SLTP
         if priority is None:
@@ -158,6 +167,7 @@ class Gateway:
             in_flight=flight,
             connection_epoch=self._link.epoch,
             connected=self._link.connected,
+            oldest_queued=self._queue.oldest(trio.current_time()),
         )
 
     async def aclose(self) -> None:
@@ -207,12 +217,19 @@ class Gateway:
 
     async def _next_request(self) -> Request:
         """Highest priority first; while the send throttle holds back an ``order_send``, the
-        best other request goes first (reads need no throttle)."""
+        best other request goes first (reads need no throttle). A read that has waited
+        ``read_max_wait`` goes before the next order: in a burst of hedges the cycle's snapshot
+        must not wait for all of them (closes and hedges first, nothing starved)."""
         while True:
             request = self._queue.peek()
             if request is None:
                 await self._queue.wait_for_work()
                 continue
+            if request.fn_name == SEND:
+                starved = self._queue.oldest_read()
+                if starved is not None and \
+                        trio.current_time() - starved.queued_at >= self._settings.read_max_wait:
+                    request = starved
             if request.fn_name == SEND:
                 ready_at = self._last_send_done + self._settings.send_interval
                 if trio.current_time() < ready_at:

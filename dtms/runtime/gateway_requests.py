@@ -9,6 +9,7 @@ only changes its state, and stale heap entries are skipped when they reach the t
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import enum
 import heapq
@@ -89,6 +90,8 @@ class Request:
     result: CallResult | None = None
     replaced_by: Request | None = None
     started: float = 0.0
+    queued_at: float = 0.0
+    """Trio time the (first) caller queued it."""
 
     @property
     def trade_request(self) -> Any:
@@ -111,6 +114,8 @@ class RequestQueue:
         self._seq = itertools.count()
         self._tiebreak = itertools.count()
         self._by_key: dict[Hashable, Request] = {}
+        self._reads: collections.deque[Request] = collections.deque()
+        """READ requests in arrival order (the oldest may not wait forever behind orders)."""
         self._work = trio.Event()
         self.depth: dict[Priority, int] = dict.fromkeys(Priority, 0)
         """Queued requests per class."""
@@ -121,6 +126,7 @@ class RequestQueue:
     def push(self, request: Request) -> Request | None:
         """Queue ``request``; return the queued request it replaced (same coalesce key)."""
         request.seq = next(self._seq)
+        request.queued_at = trio.current_time()
         replaced = None
         key = request.coalesce_key
         if key is not None:
@@ -132,6 +138,7 @@ class RequestQueue:
                 request.seq = old.seq
                 request.priority = max(request.priority, old.priority)
                 request.deadline = max(request.deadline, old.deadline)
+                request.queued_at = old.queued_at
                 old.done.set()
                 replaced = old
         self.requeue(request)
@@ -146,6 +153,8 @@ class RequestQueue:
         entry = (-request.priority, request.seq, next(self._tiebreak), request)
         heapq.heappush(self._heap, entry)
         self.depth[request.priority] += 1
+        if request.priority is Priority.READ:
+            self._reads.append(request)
         self._work.set()
 
     def peek(self) -> Request | None:
@@ -154,6 +163,23 @@ class RequestQueue:
         while heap and heap[0][-1].state is not State.QUEUED:
             heapq.heappop(heap)
         return heap[0][-1] if heap else None
+
+    def oldest_read(self) -> Request | None:
+        """The READ request that has waited longest, if any is queued."""
+        reads = self._reads
+        while reads and (reads[0].state is not State.QUEUED or reads[0].priority
+                         is not Priority.READ):
+            reads.popleft()
+        return reads[0] if reads else None
+
+    def supersede(self, key: Hashable) -> Request | None:
+        """Take out of line the queued request with ``key`` (its callers learn it was not
+        sent): a close or a hedge makes a queued stop change of the same position moot."""
+        old = self._by_key.get(key)
+        if old is None or old.state is not State.QUEUED:
+            return None
+        self.drop(old)
+        return old
 
     def first_other_than(self, fn_name: str) -> Request | None:
         """The best queued request that does not call ``fn_name``."""
@@ -173,6 +199,16 @@ class RequestQueue:
         """Take a queued request out of line for good (nobody will send it)."""
         self.take(request)
         request.state = State.DROPPED
+
+    def oldest(self, now: float) -> dict[Priority, float]:
+        """Seconds the oldest queued request of each class has waited (classes with any)."""
+        out: dict[Priority, float] = {}
+        for entry in self._heap:
+            request = entry[-1]
+            if request.state is State.QUEUED:
+                waited = now - request.queued_at
+                out[request.priority] = max(out.get(request.priority, 0.0), waited)
+        return out
 
     def drain(self) -> list[Request]:
         """Drop and return every queued request."""

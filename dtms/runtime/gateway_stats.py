@@ -7,6 +7,7 @@ footprint. Latencies are in Trio seconds (simulated seconds on an accelerated cl
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter, deque
 from collections.abc import Mapping
@@ -39,11 +40,15 @@ class GatewayStatistics:
     """Requests that never reached the broker (deadline while queued, closing, broker down)."""
     coalesced: int
     """Queued requests replaced by a newer one with the same coalesce key."""
+    superseded: int
+    """Queued stop changes dropped because a close or hedge of their position was sent."""
     reconnects: int
     """Successful reconnections after an IPC loss (the first connect is not counted)."""
     connection_epoch: int
     """1 after the first connect, +1 per reconnect."""
     connected: bool
+    oldest_queued: Mapping[Priority, float] = dataclasses.field(default_factory=dict)
+    """Seconds the oldest queued request of each class has waited."""
 
     @property
     def unknown_outcomes(self) -> int:
@@ -74,6 +79,7 @@ class StatsRecorder:
         self._outcomes: Counter[Outcome] = Counter()
         self.not_sent = 0
         self.coalesced = 0
+        self.superseded = 0
         self.reconnects = 0
 
     def record_call(self, fn_name: str, latency: float, retcode: int | None) -> None:
@@ -96,6 +102,7 @@ class StatsRecorder:
         in_flight: str | None,
         connection_epoch: int,
         connected: bool,
+        oldest_queued: Mapping[Priority, float] | None = None,
     ) -> GatewayStatistics:
         """Freeze the counters together with the gateway's current state."""
         window = sorted(self._latencies)
@@ -111,7 +118,9 @@ class StatsRecorder:
             outcomes=dict(self._outcomes),
             not_sent=self.not_sent,
             coalesced=self.coalesced,
+            superseded=self.superseded,
             reconnects=self.reconnects,
             connection_epoch=connection_epoch,
             connected=connected,
+            oldest_queued=dict(oldest_queued or {}),
         )

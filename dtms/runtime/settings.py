@@ -47,6 +47,10 @@ class SupervisorSettings:
         30.0, "how often the account's deals are checked for another manager using dtms's "
         "magic", gt=0,
     )
+    account_lock_dir: str = knob(
+        "", "folder of the per-account locks that refuse a second dtms on one account (empty: "
+        "the system's temp folder)",
+    )
     relisted_after_seconds: float = knob(
         10.0, "a closed trade's ticket still listed this long after is managed again", gt=0
     )

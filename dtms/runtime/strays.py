@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from dtms.core.messages import Action, ClosePosition, Role
+from dtms.core.messages import Action, ActionUnknown, ClosePosition, Role
 from dtms.core.policy import OrphanPolicy
 from dtms.core.types import PositionView
 from dtms.runtime.execution import ExecContext, Executor
@@ -116,6 +116,8 @@ class Strays:
                                ctx.sent_orders)
         cmd = ClosePosition(f"{parent}-orphan-{pos.ticket}", Action.CLOSE_ALL, pos.ticket,
                             pos.symbol, pos.side, pos.volume, role)
+        token = ctx.sending(ctx.broker_now(), cmd)
         outcome = await Executor(exec_ctx).execute(cmd)
+        ctx.answered(token, isinstance(outcome, ActionUnknown))
         self._log.info(f"#{pos.ticket} orphan close: {type(outcome).__name__}"
                        f"{'' if not hasattr(outcome, 'reason') else ' (' + outcome.reason + ')'}")

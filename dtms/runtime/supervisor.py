@@ -156,9 +156,10 @@ class Supervisor:
             self.ownership.learn(journaled)
             await self._calibrate_clock({t.symbol for t in journaled})
             now = self.ctx.broker_now()
-            self.foreign = ForeignWatch(self.ctx.gateway, self.ctx.events,
-                                        self.ctx.policy.actions.magic, self.ctx.sent_orders,
-                                        self.s.foreign_check_seconds, now)
+            self.foreign = ForeignWatch(self.ctx.gateway, self.ctx.policy.actions.magic,
+                                        self.ctx.sent_orders, self.s.foreign_check_seconds, now)
+            self.ctx.sending = self.foreign.sending
+            self.ctx.answered = self.foreign.answered
             for trade in journaled:
                 self._spawn(resume(trade, now))
             if self.actors:

@@ -26,6 +26,7 @@ from dtms.core.types import State
 from dtms.journal.store import JournalFile
 from dtms.runtime.actor import TradeActor
 from dtms.runtime.app import App, serve
+from dtms.runtime.brokertime import BrokerTime
 from dtms.runtime.clock import broker_clock_from
 from dtms.runtime.executor import InlineExecutor
 from dtms.runtime.logs import TradeLogRouter
@@ -164,12 +165,23 @@ async def simulated(
     sim_symbols: dict[str, Any] | None = None,
     wrap: Callable[[SimBroker], Any] | None = None,
     sim: SimBroker | None = None,
+    live_clock: bool = False,
 ) -> AsyncIterator[Harness]:
-    """Start dtms on a fresh simulated account; stop it gracefully at the end."""
+    """Start dtms on a fresh simulated account; stop it gracefully at the end.
+
+    ``live_clock``: dtms learns the broker's time from its ticks, as against a real terminal,
+    instead of reading the simulator's clock.
+    """
     sim_settings = sim_settings or SimSettings()
     settings = settings or Settings()
     settings = replace(settings, journal=replace(settings.journal,
                                                  path=str(tmp_path / "dtms.sqlite3")))
+    if not settings.supervisor.account_lock_dir:  # each test is its own machine
+        settings = replace(settings, supervisor=replace(settings.supervisor,
+                                                        account_lock_dir=str(tmp_path)))
+    if settings.supervisor.heartbeat_seconds == 5.0:  # real seconds; virtual time races on
+        settings = replace(settings, supervisor=replace(settings.supervisor,
+                                                        heartbeat_seconds=60.0))
     epoch = sim_settings.start_time
     broker_now = broker_clock_from(clock, epoch)
     table = sim_symbols or {k: v for k, v in default_symbols().items() if k in set(symbols)}
@@ -183,9 +195,10 @@ async def simulated(
                       filter=lambda r: "ticket" in r["extra"])
     try:
         async with trio.open_nursery() as nursery:
+            learned = BrokerTime() if live_clock else None
             app = await nursery.start(partial(
-                serve, settings, lambda: broker, broker_now, executor=InlineExecutor(),
-                actor_factory=actor_factory))
+                serve, settings, lambda: broker, learned or broker_now,
+                executor=InlineExecutor(), actor_factory=actor_factory, live_clock=learned))
             try:
                 yield Harness(sim, app, clock, epoch, settings, log_dir)
             finally:

@@ -38,7 +38,7 @@ async def test_a_quiet_symbols_old_tick_never_winds_the_clock_back(
     bt = BrokerTime()
     bt.observe_ticks({"US500": BROKER})
     quiet = BROKER  # its last tick; then the index goes into its daily break
-    for i in range(1, 1800):  # an hour of cycles in which only its frozen tick is seen
+    for _ in range(1, 1800):  # an hour of cycles in which only its frozen tick is seen
         await trio.sleep(CYCLE)
         bt.observe_ticks({"US500": quiet})
     assert abs(bt() - (BROKER + 1799 * CYCLE)) < 1e-6

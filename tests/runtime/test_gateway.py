@@ -385,3 +385,69 @@ async def test_ipc_loss_mid_batch_requeues_the_reads_not_sent(
         "d",
         "shutdown",
     ]
+
+
+async def test_a_burst_of_orders_never_starves_the_cycles_snapshot(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    settings = GatewaySettings(send_interval=0.0, read_max_wait=0.25)
+    async with held_gateway(autojump_clock, settings) as (gateway, terminal, executor):
+        terminal.latency["order_send"] = 0.05
+        executor.hold()
+        served_at: dict[str, float] = {}
+
+        async def snapshot() -> None:
+            await gateway.call("positions_get")
+            served_at["snapshot"] = trio.current_time()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(gateway.call, "positions_get")
+            await wait_all_tasks_blocked()
+            for _ in range(60):  # a burst of hedges, then the next cycle's snapshot
+                nursery.start_soon(partial(gateway.send, OPEN))
+            await wait_all_tasks_blocked()
+            nursery.start_soon(snapshot)
+            await wait_all_tasks_blocked()
+            start = trio.current_time()
+            executor.release()
+    # closes and hedges first, but the read goes once it waited 0.25 s: after about five of
+    # the sixty 50 ms orders, not after all of them (3 s)
+    assert served_at["snapshot"] - start <= 0.25 + 3 * 0.05
+    assert len(terminal.calls("order_send")) == 60
+
+
+async def test_a_close_or_hedge_drops_a_stop_change_still_queued_for_its_position(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with held_gateway(autojump_clock) as (gateway, terminal, executor):
+        executor.hold()
+        results: dict[str, CallResult] = {}
+
+        async def call(label: str, coro: Any) -> None:
+            results[label] = await coro
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(gateway.call, "positions_get")
+            await wait_all_tasks_blocked()
+            nursery.start_soon(call, "sltp-5", gateway.send(sltp(5, 1.1)))
+            nursery.start_soon(call, "sltp-6", gateway.send(sltp(6, 1.2)))
+            await wait_all_tasks_blocked()
+            close = {"action": 1, "symbol": "EURUSD", "volume": 0.1, "type": 1, "position": 5}
+            nursery.start_soon(call, "close-5", gateway.send(close, supersedes=(5,)))
+            await wait_all_tasks_blocked()
+            executor.release()
+    assert results["sltp-5"].outcome is Outcome.BLOCKED and not results["sltp-5"].sent
+    assert "went first" in results["sltp-5"].reason
+    assert results["sltp-6"].ok and results["close-5"].ok
+    sent = [arg["position"] for _, _, arg in terminal.calls("order_send")]
+    assert sent == [5, 6]  # the close, then the other position's stop change
+    assert gateway.statistics().superseded == 1
+
+
+def test_on_an_accelerated_clock_the_gateways_waits_stay_real_seconds() -> None:
+    base = GatewaySettings()
+    fast = base.in_real_seconds(240.0)
+    assert fast.read_deadline == base.read_deadline * 240  # still 10 real seconds
+    assert fast.reconnect_initial_backoff == base.reconnect_initial_backoff * 240
+    assert fast.deadline_for(Priority.CLOSE) == base.close_deadline * 240
+    assert base.in_real_seconds(1.0) is base

@@ -16,6 +16,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import defaultdict
 from itertools import pairwise
@@ -65,13 +66,16 @@ def test_ten_sigkills_leave_no_duplicate_or_orphan_hedge_and_no_forgotten_trade(
     seed = int(os.environ.get("DTMS_KILL_SEED", time.time()))
     rng = random.Random(seed)
     port = _free_port()
-    (tmp_path / "config.toml").write_text((ROOT / "config.toml").read_text())
+    (tmp_path / "config.toml").write_text((ROOT / "config.toml").read_text().replace(
+        'account_lock_dir = ""', f'account_lock_dir = "{tmp_path}"'))  # its own machine
     server = subprocess.Popen(
         [sys.executable, "-m", "dtms.cli", "sim-server", "--port", str(port), "--speed", SPEED,
          "--scenario", "demo"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         assert server.stdout is not None
         assert b"listening" in server.stdout.readline()
+        drain = threading.Thread(target=server.stdout.read, daemon=True)  # never block it
+        drain.start()
         for _ in range(KILLS):
             proc = _start_dtms(tmp_path, port)
             time.sleep(rng.uniform(1.5, 6.0))
@@ -121,4 +125,6 @@ def test_ten_sigkills_leave_no_duplicate_or_orphan_hedge_and_no_forgotten_trade(
         if parent in moved_on:
             continue
         live = [h.ticket for h in hedges if h.comment == f"DTMS_HEDGE_{parent}"]
-        assert live == ([hedge_ticket] if hedge_ticket else []), (parent, live, seed)
+        # a hedge stopped out on the server after dtms's last snapshot is gone, rightly
+        known = [hedge_ticket] if hedge_ticket and hedge_ticket not in moved_on else []
+        assert live == known, (parent, live, seed)

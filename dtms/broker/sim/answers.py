@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dtms.broker import constants as c
 from dtms.broker.sim.faults import Faults, TradeFault
-from dtms.broker.sim.trading import Modify, Rejected, Trading, api_origin, short_of_money
+from dtms.broker.sim.trading import Modify, Rejected, Trading, short_of_money
 from dtms.broker.structs import OrderCheckResult, OrderSendResult, TradeRequest
 
 
@@ -43,7 +43,7 @@ class Answers:
             if fault is TradeFault.REQUOTE:
                 return self._refused(req, fault.value, bid, ask), False
             return self._refused(req, fault.value), False
-        fill = self._trading.apply(plan, api_origin(req))
+        fill = self._trading.apply(plan, self._trading.origin_of(req))
         if forced is not None:
             return self._refused(req, forced.retcode), False
         result = OrderSendResult(
@@ -70,7 +70,7 @@ class Answers:
         if isinstance(plan, Rejected):
             retcode = plan.retcode
         else:
-            after = trading.project(plan, api_origin(req))
+            after = trading.project(plan, trading.origin_of(req))
             if short_of_money(before, after):
                 retcode = c.TRADE_RETCODE_NO_MONEY
         return OrderCheckResult(

@@ -7,7 +7,9 @@ methods sits a lazily advanced trade server (``dtms.broker.sim.server``): each c
 it to the clock's time, processing stops, stop-outs and scheduled events on the way.
 
 Controls that are not part of the MT5 API live apart: ``sim.scenario`` (hand trades, outages,
-scripted answers) and ``sim.market`` (prices).
+scripted answers, glitched snapshots) and ``sim.market`` (prices, trading hours). Faults and
+broker quirks (``settings.faults``, ``settings.quirks``) shape the answers; all are off by
+default (see ``docs/simulator.md``).
 """
 
 from __future__ import annotations
@@ -263,7 +265,11 @@ class SimBroker(DataCalls):
         self, *args: Any, symbol: str | None = None, group: str | None = None,
         ticket: int | None = None,
     ) -> tuple[TradePosition, ...] | None:
-        """Open positions; filters are keyword-only and ``symbol`` wins over ``ticket``."""
+        """Open positions; filters are keyword-only and ``symbol`` wins over ``ticket``.
+
+        With the snapshot quirks (or ``scenario.glitch_next_snapshot``) an unfiltered call may
+        leave positions out, as a glitching terminal does; filtered calls answer truthfully.
+        """
         with self._server.lock:
             if not self._begin("positions_get"):
                 return None
@@ -282,6 +288,10 @@ class SimBroker(DataCalls):
                 and (ticket is None or symbol is not None or group is not None
                      or p.ticket == ticket)
             ]
+            if srv.snapshots.active and symbol is None and group is None and ticket is None:
+                hidden = srv.snapshots.hidden([p.ticket for p in chosen])
+                if hidden:
+                    chosen = [p for p in chosen if p.ticket not in hidden]
             out = []
             for p in chosen:
                 q = srv.engine.quote(p.symbol)

@@ -32,7 +32,7 @@ import numpy as np
 from dtms.broker import constants as c
 from dtms.broker.sim.account import money, side_sign
 from dtms.broker.sim.faults import Faults, Link
-from dtms.broker.sim.ledger import Book, Fill, Origin, Position
+from dtms.broker.sim.ledger import Book, Fill, Origin, Position, stop_tag
 from dtms.broker.sim.quotes import Quote, Quotes, TickArrays, TickBlockLike, group_blocks
 from dtms.broker.sim.settings import SimSettings
 from dtms.broker.sim.symbols import SimSymbol
@@ -184,8 +184,10 @@ class Engine:
     def _stop_hit(self, pos: Position, reason: int, price: float) -> bool:
         sym = self.symbols[pos.symbol]
         level = pos.sl if reason == c.DEAL_REASON_SL else pos.tp
-        tag = "sl" if reason == c.DEAL_REASON_SL else "tp"
-        origin = Origin(reason=reason, magic=pos.magic, comment=f"[{tag} {level:.{sym.digits}f}]")
+        tag = stop_tag(sym, level, "sl" if reason == c.DEAL_REASON_SL else "tp")
+        if self.book.stop_tags:
+            pos.comment = tag
+        origin = Origin(reason=reason, magic=pos.magic, comment=tag)
         self.book.close(pos, pos.volume, price, origin=origin, time_msc=self.time_msc)
         return True
 

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from dtms.broker.sim.bars import BarCols, BarStore, m1_from_ticks
 from dtms.broker.sim.history import generate_history
-from dtms.broker.sim.hours import TradingHours
+from dtms.broker.sim.hours import Quoting, TradingHours
 from dtms.broker.sim.market_settings import MarketSettings
 from dtms.broker.sim.process import (
     I8,
@@ -32,6 +32,7 @@ from dtms.broker.sim.process import (
     quotes,
     schedule,
     slice_rng,
+    thin,
     with_extra_ticks,
 )
 from dtms.broker.sim.replay import F64, ReplayBars, synth_ticks
@@ -84,10 +85,14 @@ class Feed:
 
     def __init__(
         self, sym: SimSymbol, settings: MarketSettings, hours: TradingHours, seed: int,
-        start_ms: int,
+        start_ms: int, quoting: Quoting | None = None,
     ) -> None:
-        """Generate history up to the minute of ``start_ms`` and the slice containing it."""
+        """Generate history up to the minute of ``start_ms`` and the slice containing it.
+
+        ``quoting`` defaults to the symbol's own week (weekend or not), without breaks.
+        """
         self.sym = sym
+        self.quoting = quoting if quoting is not None else Quoting(sym.trades_weekends)
         self.name = sym.name
         self.model = SymbolModel.build(sym, settings)
         self.key = zlib.crc32(sym.name.encode("utf-8"))
@@ -107,7 +112,7 @@ class Feed:
         m0 = start_ms // 60_000 * 60
         rng = np.random.default_rng([seed, self.key, _HISTORY_STREAM])
         hist = generate_history(
-            self.model, rng, hours, sym.trades_weekends, m0, settings.history_days,
+            self.model, rng, hours, self.quoting, m0, settings.history_days,
             sym.start_price,
         )
         self.store.append(hist.bars)
@@ -123,13 +128,13 @@ class Feed:
 
     def _open_minutes(self, start_ms: int) -> npt.NDArray[np.bool_]:
         minutes = start_ms / 1000.0 + 60.0 * np.arange(self.slice_ms // 60_000, dtype=np.float64)
-        return self.hours.open_mask(minutes, self.sym.trades_weekends)
+        return self.hours.open_mask(minutes, self.quoting)
 
     def _open_times(self, times_ms: I64) -> I64:
         if times_ms.shape[0] == 0:
             return times_ms
         mask = self.hours.open_mask(
-            np.asarray(times_ms / 1000.0, dtype=np.float64), self.sym.trades_weekends
+            np.asarray(times_ms / 1000.0, dtype=np.float64), self.quoting
         )
         return times_ms[mask]
 
@@ -137,16 +142,22 @@ class Feed:
         self, index: int, state: ProcState, from_ms: int
     ) -> tuple[Draws, F64, I8, ProcState]:
         start = index * self.slice_ms
-        d = draw_slice(
-            slice_rng(self.seed, self.key, index), start, self._open_minutes(start),
-            self.model.ticks_per_minute,
-        )
+        d = self._draws(index)
         if from_ms > start:
             i = int(np.searchsorted(d.t_ms, from_ms, side="left"))
             d = Draws(d.t_ms[i:], d.z[i:], d.zs[i:], d.u_switch, d.u_choice)
         d = with_extra_ticks(d, self._open_times(self.extra), from_ms - 1, start + self.slice_ms)
         x, regime, end = compute_path(d, 0, state, from_ms, start, self.model, self.script)
         return d, x, regime, end
+
+    def _draws(self, index: int) -> Draws:
+        """The random numbers of slice ``index`` under the current quoting."""
+        start = index * self.slice_ms
+        d = draw_slice(
+            slice_rng(self.seed, self.key, index), start, self._open_minutes(start),
+            self.model.ticks_per_minute,
+        )
+        return thin(d, round(self.quoting.tick_seconds * 1000))
 
     def _generate(self, index: int, state: ProcState, from_ms: int) -> _Slice:
         start, end = index * self.slice_ms, (index + 1) * self.slice_ms
@@ -254,12 +265,26 @@ class Feed:
         )
         return ProcState(x, t, codes[-1], forced, x)
 
-    def recompute(self, state: ProcState, now_ms: int) -> None:
-        """Regenerate the unemitted rest of the current slice from ``state`` at ``now_ms``."""
+    def recompute(self, state: ProcState, now_ms: int, *, redraw: bool = False) -> None:
+        """Regenerate the unemitted rest of the current slice from ``state`` at ``now_ms``.
+
+        With ``redraw`` the rest's tick times are drawn again, for a change of quoting (a new
+        break, a quiet interval); otherwise the same draws carry a new path.
+        """
         c = self.cur
         i0 = c.e
         from_ms = now_ms + 1
-        d = with_extra_ticks(c.d, self._open_times(self.extra), now_ms, c.end_ms)
+        d = c.d
+        if redraw:
+            fresh = self._draws(c.index)
+            j = int(np.searchsorted(fresh.t_ms, from_ms, side="left"))
+            d = Draws(
+                np.concatenate((d.t_ms[:i0], fresh.t_ms[j:])),
+                np.concatenate((d.z[:i0], fresh.z[j:])),
+                np.concatenate((d.zs[:i0], fresh.zs[j:])),
+                fresh.u_switch, fresh.u_choice,
+            )
+        d = with_extra_ticks(d, self._open_times(self.extra), now_ms, c.end_ms)
         x, regime, end_state = compute_path(d, i0, state, from_ms, c.start_ms, self.model,
                                             self.script)
         bid, ask, spread = quotes(x, d.zs[i0:], regime, self.model)

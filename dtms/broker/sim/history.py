@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dtms.broker.sim.bars import BarCols
-from dtms.broker.sim.hours import TradingHours
+from dtms.broker.sim.hours import Quoting, TradingHours
 from dtms.broker.sim.process import RANGE, TREND_UP, ProcState, SymbolModel, evolve
 
 
@@ -27,7 +27,7 @@ class History:
 
 
 def generate_history(
-    model: SymbolModel, rng: np.random.Generator, hours: TradingHours, trades_weekends: bool,
+    model: SymbolModel, rng: np.random.Generator, hours: TradingHours, quoting: Quoting,
     end_s: int, days: int, start_price: float,
 ) -> History:
     """Generate the M1 bars of ``days`` days before ``end_s`` (a minute boundary).
@@ -49,7 +49,7 @@ def generate_history(
         pos += length
         if pos < n_min:
             current = model.next_regime(current, float(rng.random()))
-    is_open = hours.open_mask((minutes * 60).astype(np.float64), trades_weekends)
+    is_open = hours.open_mask((minutes * 60).astype(np.float64), quoting)
     t_close = (minutes[is_open] + 1) * 60_000
     reg = codes[is_open]
     n = int(t_close.shape[0])

@@ -27,6 +27,11 @@ FIRST_ORDER_TICKET = 557_416_500
 FIRST_DEAL_TICKET = 535_084_500
 
 
+def stop_tag(sym: SimSymbol, level: float, kind: str) -> str:
+    """The broker's comment for a stop: ``[sl 1.08500]`` or ``[tp 1.09000]``."""
+    return f"[{kind} {level:.{sym.digits}f}]"
+
+
 def opposite(order_type: int) -> int:
     """The order/deal type that offsets a BUY (0) or SELL (1) position."""
     return c.ORDER_TYPE_SELL if side_sign(order_type) > 0 else c.ORDER_TYPE_BUY
@@ -81,11 +86,17 @@ class Book:
         money_: Money,
         *,
         commission_per_lot: float = 0.0,
+        stop_tags: bool = False,
     ) -> None:
-        """Start an empty book; deposit the initial balance with :meth:`deposit`."""
+        """Start an empty book; deposit the initial balance with :meth:`deposit`.
+
+        With ``stop_tags`` a change of a position's stops replaces its comment with the
+        broker's tag (``[sl 1.08500]``), as some brokers do.
+        """
         self._symbols = symbols
         self.money = money_
         self.commission_per_lot = commission_per_lot
+        self.stop_tags = stop_tags
         self.positions: dict[int, Position] = {}
         self.orders: list[TradeOrder] = []
         self.deals: list[TradeDeal] = []
@@ -101,7 +112,8 @@ class Book:
 
     def fork(self) -> Book:
         """A copy of the open state with an empty history, to project an execution on."""
-        other = Book(self._symbols, self.money, commission_per_lot=self.commission_per_lot)
+        other = Book(self._symbols, self.money, commission_per_lot=self.commission_per_lot,
+                     stop_tags=self.stop_tags)
         other.positions = {t: dataclasses.replace(p) for t, p in self.positions.items()}
         other.balance, other.credit = self.balance, self.credit
         other._next_order, other._next_deal = self._next_order, self._next_deal
@@ -207,13 +219,19 @@ class Book:
             deal = self._exit(pos, order_type, c.DEAL_ENTRY_INOUT, volume, price, origin,
                               time_msc, order, profit_volume=closed)
             pos.type, pos.volume, pos.price_open = order_type, round(volume - closed, 8), price
+            # the old stops sit on the wrong side of the reversed position: only the order's
+            # own stops carry over (an inference: the reference does not say)
+            pos.sl = pos.tp = 0.0
         if sl or tp:
-            pos.sl, pos.tp = sl, tp
+            self.modify(pos, sl, tp, time_msc)
         pos.time_update_msc = time_msc
         return Fill(order, deal, volume, price, pos.ticket)
 
     def modify(self, pos: Position, sl: float, tp: float, time_msc: int) -> None:
-        """Replace both stop levels of ``pos``."""
+        """Replace both stop levels of ``pos`` (and, with ``stop_tags``, its comment)."""
+        if self.stop_tags and (sl != pos.sl or tp != pos.tp):
+            pos.comment = stop_tag(self._symbols[pos.symbol], sl if sl != pos.sl else tp,
+                                   "sl" if sl != pos.sl else "tp")
         pos.sl, pos.tp, pos.time_update_msc = sl, tp, time_msc
 
     # --- internals -------------------------------------------------------------------------

@@ -27,7 +27,7 @@ import numpy.typing as npt
 from dtms.broker.rates import RATES_DTYPE, TICKS_DTYPE, timeframe_seconds
 from dtms.broker.sim.bars import aggregate, bar_open, last_bars, m1_window
 from dtms.broker.sim.feed import NEVER_MS, Feed
-from dtms.broker.sim.hours import TradingHours
+from dtms.broker.sim.hours import Quoting, TradingHours
 from dtms.broker.sim.market_settings import MarketSettings
 from dtms.broker.sim.process import (
     CODE_OF_REGIME,
@@ -40,7 +40,7 @@ from dtms.broker.sim.process import (
 from dtms.broker.sim.replay import read_mt5_csv
 from dtms.broker.sim.symbols import SimSymbol
 
-__all__ = ["Market", "MarketRegime", "MarketSettings", "TickBlock"]
+__all__ = ["Market", "MarketRegime", "MarketSettings", "Quoting", "TickBlock"]
 
 _DEFAULT_SETTINGS = MarketSettings()
 
@@ -90,6 +90,7 @@ class Market:
     def __init__(
         self, symbols: Mapping[str, SimSymbol], start: float,
         settings: MarketSettings = _DEFAULT_SETTINGS, *, seed: int = 1,
+        quoting: Mapping[str, Quoting] | None = None,
     ) -> None:
         """Create the market at broker time ``start`` with ``settings.history_days`` of M1 bars.
 
@@ -98,6 +99,8 @@ class Market:
             start: broker-server epoch seconds the market starts at.
             settings: the market's knobs.
             seed: the random seed; the same seed gives the same market.
+            quoting: per symbol, daily breaks and a quiet tick interval (default: the
+                symbol quotes all week, or all the time if it trades weekends).
         """
         start = _finite(start, "start")
         if seed < 0:
@@ -111,8 +114,13 @@ class Market:
         self._slice_ms = settings.slice_minutes * 60_000
         self._now = start
         self._now_ms = _ms_floor(start)
+        quoting = quoting or {}
+        unknown = sorted(set(quoting) - set(self.symbols))
+        if unknown:
+            raise ValueError(f"quoting names symbols the market does not list: {unknown}")
         self._feeds = [
-            Feed(sym, settings, self._hours, seed, self._now_ms) for sym in self.symbols.values()
+            Feed(sym, settings, self._hours, seed, self._now_ms, quoting.get(sym.name))
+            for sym in self.symbols.values()
         ]
         self._by_name = {f.name: f for f in self._feeds}
         self._slice_end_ms = (self._now_ms // self._slice_ms + 1) * self._slice_ms
@@ -198,7 +206,25 @@ class Market:
 
     def is_open(self, symbol: str, t: float) -> bool:
         """Return whether ``symbol`` quotes at broker time ``t``."""
-        return self._hours.is_open(t, self._feed(symbol).sym.trades_weekends)
+        return self._hours.is_open(t, self._feed(symbol).quoting)
+
+    def quoting(self, symbol: str) -> Quoting:
+        """Return when and how often ``symbol`` quotes."""
+        return self._feed(symbol).quoting
+
+    def set_quoting(self, symbol: str, quoting: Quoting) -> None:
+        """Change when and how often ``symbol`` quotes, from now on.
+
+        The ticks not yet emitted are drawn again under the new rules (a break that starts
+        later today has no ticks, a quiet symbol thins out at once); bars already closed stay.
+        """
+        f = self._feed(symbol)
+        self._check_not_replaying(f, "change the quoting of")
+        if quoting == f.quoting:
+            return
+        state = f.state_at(self._now_ms)
+        f.quoting = quoting
+        f.recompute(state, self._now_ms, redraw=True)
 
     # -- quotes and bars --------------------------------------------------------------------
 

@@ -195,6 +195,22 @@ def with_extra_ticks(d: Draws, times: I64, after_ms: int, before_ms: int) -> Dra
     )
 
 
+def thin(d: Draws, every_ms: int) -> Draws:
+    """Return ``d`` with only the last tick of each ``every_ms`` interval (epoch-aligned).
+
+    A quiet symbol's quote then changes once per interval, just before its end; the path is
+    computed over the kept ticks, so its volatility per unit of time is unchanged.
+    """
+    n = d.t_ms.shape[0]
+    if every_ms <= 0 or n == 0:
+        return d
+    bucket = d.t_ms // every_ms
+    keep = np.empty(n, dtype=bool)
+    keep[:-1] = bucket[1:] != bucket[:-1]
+    keep[-1] = True
+    return Draws(d.t_ms[keep], d.z[keep], d.zs[keep], d.u_switch, d.u_choice)
+
+
 def schedule(
     state: ProcState, from_ms: int, start_ms: int, d: Draws, model: SymbolModel,
     until_ms: int | None = None,

@@ -1,7 +1,8 @@
 """Controls for test authors and demos: the world around the account, not the MT5 API.
 
 Theory of operation: a real account is touched by more than one program. A human opens and
-closes trades by hand, another EA closes one, the terminal loses its link, the broker answers
+closes trades by hand (and on a netting account reverses or adds to a position), another EA
+closes one, the terminal loses its link or answers one glitched snapshot, the broker answers
 something odd. :class:`Scenario` (``sim.scenario``) does these things to the simulated account,
 either now or at a broker time (:meth:`Scenario.at`), in which case the engine runs the action
 when it reaches that instant while advancing, with the quotes of that instant. Prices are
@@ -16,16 +17,20 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from dtms.broker import constants as c
-from dtms.broker.sim.account import side_sign
 from dtms.broker.sim.faults import ForcedAnswer
-from dtms.broker.sim.ledger import Origin
+from dtms.broker.sim.ledger import Origin, Position
 from dtms.broker.sim.server import Server
 from dtms.broker.sim.settings import MarginMode
 from dtms.broker.sim.symbols import SimSymbol
+
+
+def _origin(manual: bool, magic: int, comment: str) -> Origin:
+    reason = c.DEAL_REASON_CLIENT if manual else c.DEAL_REASON_EXPERT
+    return Origin(reason=reason, magic=int(magic), comment=comment)
 
 
 def order_type_of(side: object) -> int:
@@ -89,6 +94,18 @@ class Scenario:
         """Press the terminal's AutoTrading button (off: order_send answers 10027)."""
         with self._server.lock:
             self._server.trading.autotrading = enabled
+            self._server.others.scripted_switch()
+
+    def glitch_next_snapshot(self, missing: Iterable[int] | None = None) -> None:
+        """Make the next unfiltered ``positions_get()`` leave out ``missing`` tickets.
+
+        ``None`` leaves out every position: the answer is ``()`` although positions are open.
+        Filtered calls (``ticket=``, ``symbol=``, ``group=``) stay truthful. Calls queue up.
+        """
+        with self._server.lock:
+            self._server.snapshots.scripted.append(
+                None if missing is None else frozenset(int(t) for t in missing)
+            )
 
     def set_tradeapi_disabled(self, disabled: bool) -> None:
         """Tick "Disable automatic trading via external Python API" (order_send: None, -8)."""
@@ -110,29 +127,64 @@ class Scenario:
         with server.synced():
             if symbol not in server.symbols:
                 raise ValueError(f"unknown symbol {symbol!r}")
-            q = server.engine.quote(symbol)
-            if q is None:
-                raise ValueError(f"{symbol} has no quote yet at broker time {server.engine.now}")
-            price = q[2] if side_sign(kind) > 0 else q[1]
-            reason = c.DEAL_REASON_CLIENT if manual else c.DEAL_REASON_EXPERT
-            origin = Origin(reason=reason, magic=magic, comment=comment)
-            execute = server.book.net if server.margin_mode is MarginMode.NETTING else (
-                server.book.open
-            )
-            fill = execute(symbol, kind, float(volume), price, sl=float(sl), tp=float(tp),
-                           origin=origin, time_msc=server.engine.time_msc)
+            fill = server.hands.open(symbol, kind, float(volume), sl=float(sl), tp=float(tp),
+                                     origin=_origin(manual, magic, comment))
             return fill.position
 
-    def close_position(self, ticket: int, volume: float | None = None) -> bool:
-        """Close a position (or ``volume`` of it) by hand, reason CLIENT; False if not open."""
+    def close_position(
+        self, ticket: int, volume: float | None = None, magic: int = 0, manual: bool = True,
+        comment: str = "",
+    ) -> bool:
+        """Close a position (or ``volume`` of it) from outside; False if not open.
+
+        By hand (reason CLIENT) by default; ``manual=False`` is another EA's close (reason
+        EXPERT) and the closing deal carries ``magic`` and ``comment``.
+        """
         server = self._server
         with server.synced():
             pos = server.book.positions.get(ticket)
             if pos is None:
                 return False
             amount = pos.volume if volume is None else min(float(volume), pos.volume)
-            fill = server.engine.close_at_market(pos, amount, Origin(c.DEAL_REASON_CLIENT))
-            return fill is not None
+            return server.hands.close(pos, amount, _origin(manual, magic, comment)) is not None
+
+    def reverse_position(self, ticket: int, *, magic: int = 0, manual: bool = True) -> int | None:
+        """Reverse a netting position by hand: one opposite deal of twice its volume.
+
+        The position keeps its ticket and identifier, switches side, opens at the deal's
+        price without stops, and history gets one DEAL_ENTRY_INOUT deal. Returns that deal's
+        ticket, or None if the position is not open.
+
+        Raises:
+            ValueError: the account is hedging, or the symbol has no quote.
+        """
+        server = self._server
+        with server.synced():
+            pos = self._position(ticket)
+            if pos is None:
+                return None
+            return server.hands.reverse(pos, _origin(manual, magic, "")).deal
+
+    def scale_in(
+        self, ticket: int, volume: float, *, magic: int = 0, manual: bool = True
+    ) -> int | None:
+        """Add ``volume`` to a netting position by hand (same side).
+
+        The volume grows, ``price_open`` becomes the volume-weighted average and history gets a
+        DEAL_ENTRY_IN deal. Returns that deal's ticket, or None if the position is not open.
+
+        Raises:
+            ValueError: the account is hedging, or the symbol has no quote.
+        """
+        server = self._server
+        with server.synced():
+            pos = self._position(ticket)
+            if pos is None:
+                return None
+            return server.hands.scale_in(pos, float(volume), _origin(manual, magic, "")).deal
+
+    def _position(self, ticket: int) -> Position | None:
+        return self._server.book.positions.get(ticket)
 
     def modify_position(self, ticket: int, *, sl: float, tp: float) -> bool:
         """Move a position's stops by hand (no validation); False if not open."""

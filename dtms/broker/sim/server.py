@@ -1,7 +1,10 @@
 """The simulated trade server and terminal as one object: the state every API call works on.
 
 Theory of operation: one :class:`Server` holds the market, the quotes, the books, the engine,
-the trade validation and the terminal's switches, behind one re-entrant lock. Both the MT5
+the trade validation, the terminal's switches and the other people on the account, behind one
+re-entrant lock. The broker quirks are applied here, once: the symbols' trading rules
+(``volume_max``, levels), their quoting (breaks, quiet symbols; also on a market built by the
+caller), the comment rules, the snapshot glitches and the random actions of others. Both the MT5
 facade (``SimBroker``) and the scenario API reach the state only through :meth:`Server.synced`,
 which takes the lock and first brings the server to the clock's time. The lock makes the
 simulator safe to share across threads (the rpyc sim-server is threaded), and mirrors the real
@@ -23,6 +26,8 @@ from dtms.broker.sim.engine import Engine
 from dtms.broker.sim.faults import Faults, Link
 from dtms.broker.sim.ledger import Book
 from dtms.broker.sim.market import Market, MarketSettings
+from dtms.broker.sim.others import Hands, Others
+from dtms.broker.sim.quirks import Comments, Snapshots
 from dtms.broker.sim.quotes import Quotes
 from dtms.broker.sim.settings import MarginMode, SimSettings
 from dtms.broker.sim.symbols import SimSymbol, default_symbols
@@ -45,22 +50,35 @@ class Server:
         symbols: Mapping[str, SimSymbol] | None = None,
         market_settings: MarketSettings | None = None,
     ) -> None:
-        """Build the server at the clock's current time; see ``SimBroker`` for the arguments."""
+        """Build the server at the clock's current time; see ``SimBroker`` for the arguments.
+
+        Raises:
+            ValueError: a quirk names a symbol the market does not list, or is inconsistent
+                with a symbol (``volume_max`` below its ``volume_min``).
+        """
         self.settings = settings
+        quirks = settings.quirks
         self.clock: Clock = clock or WallClock(settings.start_time, settings.speed)
         self.sleep: Sleep = sleep or _real_sleep(settings.speed)
         self.lock = threading.RLock()
         if market is None:
+            table = dict(symbols or default_symbols())
             market = Market(
-                dict(symbols or default_symbols()), self.clock(),
-                market_settings or MarketSettings(), seed=settings.seed,
+                table, self.clock(), market_settings or MarketSettings(), seed=settings.seed,
+                quoting=quirks.quoting(table),
             )
+        else:
+            for name, quoting in quirks.quoting(market.symbols).items():
+                market.set_quoting(name, quoting)
         self.market = market
-        self.symbols: dict[str, SimSymbol] = dict(market.symbols)
+        self.symbols: dict[str, SimSymbol] = {
+            name: quirks.rules(sym) for name, sym in market.symbols.items()
+        }
         self.selected = set(self.symbols)
         self.quotes = Quotes()
         self.money = Money(self.symbols, self.quotes.current, settings.leverage)
-        self.book = Book(self.symbols, self.money, commission_per_lot=settings.commission_per_lot)
+        self.book = Book(self.symbols, self.money, commission_per_lot=settings.commission_per_lot,
+                         stop_tags=quirks.comment_replace_on_stops)
         if settings.first_ticket:
             self.book.start_tickets_after(settings.first_ticket - 1)
         self.faults = Faults(settings.faults, settings.seed)
@@ -68,8 +86,12 @@ class Server:
         self.engine = Engine(
             market, self.book, self.quotes, self.symbols, settings, self.faults, self.link
         )
-        self.trading = Trading(self.engine, settings.margin_mode, settings.limit_positions)
+        self.trading = Trading(self.engine, settings.margin_mode, settings.limit_positions,
+                               Comments.of(quirks))
         self.trading.autotrading = settings.autotrading
+        self.snapshots = Snapshots(quirks, settings.seed)
+        self.hands = Hands(self.engine, self.trading)
+        self.others = Others(self.engine, self.trading, self.hands, quirks, settings.seed)
         self.answers = Answers(self.trading, self.faults)
         self.tradeapi_disabled = False
         self.book.deposit(settings.balance, self.engine.time_msc)

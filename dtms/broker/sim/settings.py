@@ -1,8 +1,9 @@
 """Settings of the simulated MT5 account: the knobs a broker and a terminal would decide.
 
 Everything here is a ``knob`` so ``config.toml`` can set it (table ``[broker.sim]``, faults in
-``[broker.sim.faults]``). Defaults describe a USD hedging demo account at 1:100 with a 50 %
-margin call and a 30 % stop-out, opened on a Monday morning.
+``[broker.sim.faults]``, broker quirks in ``[broker.sim.quirks]``). Defaults describe a USD
+hedging demo account at 1:100 with a 50 % margin call and a 30 % stop-out, opened on a Monday
+morning.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import enum
 
 from dtms.broker import constants as c
 from dtms.broker.sim.faults import FaultSettings
+from dtms.broker.sim.quirks import QuirkSettings
 from dtms.core.params import knob
 
 ACCOUNT_CURRENCY = "USD"
@@ -79,3 +81,4 @@ class SimSettings:
     name: str = knob("dtms demo", "account holder name")
     company: str = knob("dtms Simulated Broker Ltd.", "broker company name")
     faults: FaultSettings = dataclasses.field(default=FaultSettings())
+    quirks: QuirkSettings = dataclasses.field(default=QuirkSettings())

@@ -22,6 +22,7 @@ from dtms.broker import constants as c
 from dtms.broker.sim.account import Snapshot, money, side_sign
 from dtms.broker.sim.engine import Engine
 from dtms.broker.sim.ledger import Book, Fill, Origin, Position
+from dtms.broker.sim.quirks import Comments
 from dtms.broker.sim.settings import MarginMode
 from dtms.broker.sim.symbols import SimSymbol
 from dtms.broker.structs import TradeRequest
@@ -83,12 +84,24 @@ Plan = Open | Close | CloseBy | Modify
 class Trading:
     """Validates and executes requests against the engine's books and quotes."""
 
-    def __init__(self, engine: Engine, margin_mode: MarginMode, limit_positions: int) -> None:
-        """Trade on ``engine``'s books with the account's margin mode and position limit."""
+    def __init__(
+        self, engine: Engine, margin_mode: MarginMode, limit_positions: int,
+        comments: Comments = Comments(),  # noqa: B008 (frozen, immutable)
+    ) -> None:
+        """Trade on ``engine``'s books with the account's margin mode and position limit;
+        ``comments`` says how the server keeps request comments."""
         self.engine = engine
         self.margin_mode = margin_mode
         self.limit_positions = limit_positions
+        self.comments = comments
         self.autotrading = True
+
+    def origin_of(self, req: TradeRequest) -> Origin:
+        """How an execution asked for through the API is labelled (reason EXPERT)."""
+        return Origin(
+            reason=c.DEAL_REASON_EXPERT, magic=req.magic,
+            comment=self.comments.client(req.comment), filling=req.type_filling,
+        )
 
     @property
     def book(self) -> Book:
@@ -211,7 +224,7 @@ class Trading:
         if opening:
             refusal = self._limits(pos is None)
             if check_margin and not refusal:
-                after = self.project(plan, api_origin(req))
+                after = self.project(plan, self.origin_of(req))
                 if short_of_money(self.snapshot(), after):
                     refusal = Rejected(c.TRADE_RETCODE_NO_MONEY)
         return refusal or plan
@@ -367,14 +380,6 @@ def short_of_money(before: Snapshot, after: Snapshot) -> bool:
     Only executions that raise the margin can be refused: a hedge that lowers it never is.
     """
     return after.margin > before.margin + 1e-9 and after.margin_free < 0
-
-
-def api_origin(req: TradeRequest) -> Origin:
-    """How an execution asked for through the API is labelled (reason EXPERT)."""
-    return Origin(
-        reason=c.DEAL_REASON_EXPERT, magic=req.magic, comment=req.comment,
-        filling=req.type_filling,
-    )
 
 
 def offered_order_mode(sym: SimSymbol) -> int:
