@@ -127,7 +127,7 @@ TABLE: tuple[Transition, ...] = (
         Rule.STRUCTURE_RESUMED,
         frozenset({State.HEDGED}),
         State.RECOVERING,
-        Trigger.BOS_IN_FAVOUR_AFTER_HEDGE,
+        Trigger.BACK_BEYOND_HEDGE_ENTRY,
         ("close_hedge",),
     ),
     Transition(

@@ -57,7 +57,7 @@ class Trigger(enum.Enum):
     WEEKLY_CLOSE_NEAR = "weekly close within the flatten window (weekend_policy)"
     RECOVERY_EXPIRED_SCORE_OK = "recovery timer expired and score >= recovered"
     RECOVERY_EXPIRED_SCORE_LOW = "recovery timer expired and score < recovered"
-    BOS_IN_FAVOUR_AFTER_HEDGE = "price back beyond the hedge entry, an M15 bar after it opened"
+    BACK_BEYOND_HEDGE_ENTRY = "price back beyond the hedge entry, an M15 bar after it opened"
     SCORE_AT_LEAST_L1_RECOVER = "score >= L1 recovery"
     SCORE_AT_LEAST_L2_RECOVER = "score >= L2 recovery"
     SCORE_AT_MOST_L1 = "score <= L1 warning"
@@ -99,7 +99,7 @@ def holds(trigger: Trigger, trade: TradeState, f: Facts, policy: Policy) -> str 
                 return None
             cmp = ">=" if ok else "<"
             return f"recovery timer expired, score {_fmt(trade.score)} {cmp} {m.recovered_score:g}"
-        case Trigger.BOS_IN_FAVOUR_AFTER_HEDGE:
+        case Trigger.BACK_BEYOND_HEDGE_ENTRY:
             # The move the hedge was opened against is undone: once an M15 bar has closed
             # since the hedge opened, any snapshot that shows the price back beyond the hedge's
             # entry. A break of structure in favour, the earlier rule, lies further than the
