@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("sim-server", add_help=False,
                    help="serve the simulated broker over rpyc classic on 127.0.0.1 "
                    "(see dtms sim-server --help)")
+    sub.add_parser("replay", add_help=False,
+                   help="what dtms would have done to your trades, on recorded bars "
+                   "(see dtms replay --help)")
     return p
 
 
@@ -103,6 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except DtmsError as exc:
             print(f"dtms sim-server: {exc}", file=sys.stderr)
             return EXIT_USER_ERROR
+    if args_list[:1] == ["replay"]:
+        from dtms.replay.cli import main as replay_main
+
+        return replay_main(args_list[1:])
     args = _parser().parse_args(args_list)
     try:
         match args.command:

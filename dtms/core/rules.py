@@ -70,7 +70,7 @@ class Trigger(enum.Enum):
     NEWS_NEAR = "high-impact news within news.flatten_minutes (news.flatten)"
     RECOVERY_EXPIRED_SCORE_OK = "recovery timer expired and score >= recovered"
     RECOVERY_EXPIRED_SCORE_LOW = "recovery timer expired and score < recovered"
-    BOS_IN_FAVOUR_AFTER_HEDGE = "BOS in favour on a bar closed after the hedge opened"
+    BACK_BEYOND_HEDGE_ENTRY = "price back beyond the hedge entry, an M15 bar after it opened"
     SCORE_AT_LEAST_L1_RECOVER = "score >= L1 recovery"
     SCORE_AT_LEAST_L2_RECOVER = "score >= L2 recovery"
     SCORE_AT_MOST_L1 = "score <= L1 warning"
@@ -124,12 +124,19 @@ def holds(trigger: Trigger, trade: TradeState, f: Facts, policy: Policy) -> str 
                 return None
             cmp = ">=" if ok else "<"
             return f"recovery timer expired, score {_fmt(trade.score)} {cmp} {m.recovered_score:g}"
-        case Trigger.BOS_IN_FAVOUR_AFTER_HEDGE:
+        case Trigger.BACK_BEYOND_HEDGE_ENTRY:
+            # The move the hedge was opened against is undone: once an M15 bar has closed
+            # since the hedge opened, any snapshot that shows the price back beyond the hedge's
+            # entry. A break of structure in favour, the earlier rule, lies further than the
+            # hedge's 0.5 ATR stop: on real EURUSD the stop was always hit first and the rule
+            # never fired; judged only at M15 closes, the price rule still lost most hedges to
+            # their stop between two closes.
             h = trade.hedge
-            if s is None or h is None or not s.bos_in_favour:
+            if h is None or f.hedge is None or f.main is None:
                 return None
-            closed_after = s.bar_time + m.m15_seconds > h.opened_at
-            return "BOS in the trade's favour after the hedge opened" if closed_after else None
+            closed_after = f.at // m.m15_seconds > h.opened_at // m.m15_seconds
+            back = (f.main.price_current - f.hedge.price_open) * trade.side.sign
+            return "price back beyond the hedge's entry" if closed_after and back > 0 else None
         case Trigger.SCORE_AT_LEAST_L1_RECOVER:
             return _cmp(s, ">=", m.l1_recover_score)
         case Trigger.SCORE_AT_LEAST_L2_RECOVER:

@@ -79,7 +79,10 @@ async def test_hedge_stopped_out_returns_the_trade_to_l2_and_clears_the_flat_tim
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     async with simulated(tmp_path, autojump_clock) as h:
-        ticket = await _start(h, [(0, 0), (135, -42), (150, -41), (165, -20), (400, -15)])
+        # the price slides on after the hedge (never back beyond its entry, which would recover
+        # the trade), then jumps over the hedge's stop between two snapshots
+        ticket = await _start(h, [(0, 0), (135, -42), (150, -45), (170, -47), (170.02, -15),
+                                  (400, -15)])
         await h.until(lambda: h.state(ticket) is State.HEDGED, within=4 * HOUR, what="HEDGED")
         hedge = h.hedges_of(ticket)[0]
         await h.until(lambda: h.position(hedge.ticket) is None, within=HOUR, what="hedge SL")
