@@ -21,6 +21,12 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+def own_machine(cwd: Path) -> None:
+    """A config whose account lock lives in ``cwd``: another dtms on this machine (a developer's
+    demo, another test) never makes this one refuse to start."""
+    (cwd / "config.toml").write_text(f'[supervisor]\naccount_lock_dir = "{cwd}"\n')
+
+
 DTMS = [sys.executable, "-m", "dtms.cli"]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts"
@@ -59,6 +65,7 @@ class Running:
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     cwd = tmp_path_factory.mktemp("dtms-http")
+    own_machine(cwd)
     log = open(cwd / "run.log", "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen([*DTMS, "run", "--http", "127.0.0.1:0", "--duration", "300"],
                             cwd=cwd, stdout=log, stderr=subprocess.STDOUT, text=True)
