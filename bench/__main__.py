@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("core.py", "gateway.py", "market.py", "supervisor.py")
+BENCHES = ("core.py", "gateway.py", "market.py", "supervisor.py", "api.py", "replay.py")
 
 
 def main() -> int:

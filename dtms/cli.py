@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="simulated: clock acceleration; mt5linux: the sim-server's speed")
     run.add_argument("--scenario", choices=["demo", "none"],
                      help="simulated: demo opens trades and drives some into trouble")
+    run.add_argument("--http", metavar="HOST:PORT",
+                     help="serve the HTTP API, /metrics and the dashboard there (default: "
+                     "[http] in the config; a non-loopback HOST needs a token)")
     run.add_argument("--duration", type=_positive_seconds,
                      help="stop by itself after this many real seconds (default: run until "
                      "Ctrl-C / SIGTERM)")
@@ -55,9 +58,23 @@ def _parser() -> argparse.ArgumentParser:
     lg = sub.add_parser("logs", help="a trade actor's log")
     lg.add_argument("ticket", type=int)
     lg.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
-    for cmd in (st, tr, hi, lg):
+    gd = sub.add_parser("guard", help="the account guard (loss limits)")
+    gsub = gd.add_subparsers(dest="guard_command", required=True, metavar="ACTION")
+    gu = gsub.add_parser("unlock", help="release the guard's lock (works while dtms runs)")
+    gu.add_argument("--reason", default="", help="why (kept in the journal)")
+    gu.add_argument("--wait", type=float, default=15.0,
+                    help="seconds to wait for the running dtms to answer (default 15)")
+    for cmd in (st, tr, hi, lg, gu):
         cmd.add_argument("--config", help="config file (default: ./config.toml)")
         cmd.add_argument("--journal", help="journal file (default: [journal] path)")
+
+    al = sub.add_parser("alerts", help="alert channels: `dtms alerts test` sends a test message")
+    al.add_argument("action", choices=["test"])
+    al.add_argument("--config", help="config file (default: ./config.toml)")
+    svc = sub.add_parser("service", help="run dtms as a systemd service (Linux)")
+    from dtms.ops.service import parser as service_parser
+
+    service_parser(svc)
 
     sub.add_parser("sim-server", add_help=False,
                    help="serve the simulated broker over rpyc classic on 127.0.0.1 "
@@ -65,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("stress", add_help=False,
                    help="stress-test dtms in a market shock with faults and kills, and check "
                    "what it did (see dtms stress --help)")
+    sub.add_parser("replay", add_help=False,
+                   help="what dtms would have done to your trades, on recorded bars "
+                   "(see dtms replay --help)")
     return p
 
 
@@ -93,6 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dtms.stress.cli import main as stress_main
 
         return stress_main(args_list[1:])
+    if args_list[:1] == ["replay"]:
+        from dtms.replay.cli import main as replay_main
+
+        return replay_main(args_list[1:])
     args = _parser().parse_args(args_list)
     try:
         match args.command:
@@ -109,6 +133,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _history(args)
             case "logs":
                 return _logs(args)
+            case "guard":
+                from dtms.guard_cli import unlock
+
+                return unlock(_journal(args), args.reason, args.wait)
+            case "alerts":
+                from dtms.config import load_settings
+                from dtms.ops.alerts import main_test
+
+                return main_test(load_settings(args.config).alerts)
+            case "service":
+                from dtms.ops.service import main as service_main
+
+                return service_main(args)
     except DtmsError as exc:
         print(f"dtms: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -172,8 +209,26 @@ def _status(args: argparse.Namespace) -> int:
           f"{_when(s['last_check_at'])}")
     print(f"actions: {a['succeeded']} succeeded, {a['failed']} failed, {a['unknown']} unknown, "
           f"{a['in_flight']} in flight")
+    trading = s.get("trading") or {}
+    if trading.get("halted"):
+        print(f"HALTED: {trading['halted']}")
+    elif trading.get("disabled"):
+        print(f"TRADING DISABLED: {trading['disabled']} (actions wait until it is back)")
+    waiting = {k: v for k, v in (s.get("waiting") or {}).items() if k != "in_flight" and v}
+    if waiting:
+        print("waiting: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in
+                                       sorted(waiting.items())))
+    cycle = s.get("cycle_seconds") or {}
+    if cycle.get("p50") is not None:
+        print(f"cycles: last {cycle['last'] * 1000:.0f} ms, p50 {cycle['p50'] * 1000:.0f} ms, "
+              f"p95 {cycle['p95'] * 1000:.0f} ms")
     for sym, h in sorted(s["data_health"].items()):
-        print(f"  {sym}: {'STALE ' + h['reason'] if h['stale'] else 'fresh'}")
+        state = "CLOSED " if h.get("closed") else "STALE " if h["stale"] else ""
+        print(f"  {sym}: {state + h['reason'] if state else 'fresh'}")
+    from dtms.guard_cli import status_lines
+
+    for line in status_lines(s["guard"]):
+        print(line)
     if s["quarantined"]:
         print(f"QUARANTINED: {', '.join(map(str, s['quarantined']))} (see dtms trade TICKET)")
     gw = s["gateway"]

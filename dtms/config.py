@@ -18,13 +18,18 @@ from dtms.broker.mt5linux import Mt5LinuxSettings
 from dtms.broker.sim.market_settings import MarketSettings
 from dtms.broker.sim.settings import SimSettings
 from dtms.configload import build
+from dtms.core.guard_limits import GuardSettings
 from dtms.core.indicators import IndicatorParams
 from dtms.core.layers import ScoreParams
+from dtms.core.news import NewsPolicy
 from dtms.core.params import knob
 from dtms.core.policy import ActionParams, MachinePolicy, Policy
 from dtms.core.regime import RegimeParams
 from dtms.errors import ConfigError
+from dtms.ops.settings import AlertSettings, HttpSettings, ServiceSettings
+from dtms.replay.settings import ReplaySettings
 from dtms.runtime.gateway_settings import GatewaySettings
+from dtms.runtime.scope import ScopeSettings
 from dtms.runtime.settings import (
     JournalSettings,
     LogSettings,
@@ -72,17 +77,24 @@ class Settings:
     score: ScoreParams = field(default_factory=ScoreParams)
     machine: MachinePolicy = field(default_factory=MachinePolicy)
     actions: ActionParams = field(default_factory=ActionParams)
+    guard: GuardSettings = field(default_factory=GuardSettings)
+    news: NewsPolicy = field(default_factory=NewsPolicy)
+    scope: ScopeSettings = field(default_factory=ScopeSettings)
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
     supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
     market_data: MarketDataSettings = field(default_factory=MarketDataSettings)
     journal: JournalSettings = field(default_factory=JournalSettings)
     logging: LogSettings = field(default_factory=LogSettings)
     stress: StressSettings = field(default_factory=StressSettings)
+    replay: ReplaySettings = field(default_factory=ReplaySettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
 
     @property
     def policy(self) -> Policy:
         """The state machine's policy."""
-        return Policy(self.machine, self.actions)
+        return Policy(self.machine, self.actions, self.news)
 
 
 def parse_settings(text: str, source: str = DEFAULT_PATH) -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 from collections.abc import Callable
 from contextlib import closing
@@ -18,6 +19,7 @@ from dtms.broker.sim.settings import SimSettings
 from dtms.config import BrokerKind, Settings, load_settings
 from dtms.errors import DtmsError, StoppedBeforeStart
 from dtms.journal.store import check_writable, open_readonly
+from dtms.ops.settings import HttpSettings
 from dtms.runtime.app import serve
 from dtms.runtime.clock import AcceleratedClock, broker_clock_from, broker_sleep_from
 from dtms.runtime.executor import WorkerThreadExecutor
@@ -134,15 +136,41 @@ def _trio_run(settings: Settings, connect: Callable[[], Any],
             nursery.start_soon(_on_signals, stop, running, nursery.cancel_scope)
             if duration is not None:
                 nursery.start_soon(_stop_after, duration * rate, stop)
-            await nursery.start(system)
+            app = await nursery.start(system)
             running.set()
+            if surfaces is not None:  # they end by themselves once stop is set
+                from dtms.ops.surfaces import run as run_surfaces
+
+                surfaces_done, prepared = trio.Event(), surfaces
+
+                async def operating(task_status: trio.TaskStatus[Any]) -> None:
+                    try:
+                        await run_surfaces(prepared, app, settings, rate, task_status=task_status)
+                    finally:
+                        surfaces_done.set()
+
+                await nursery.start(operating)
             await finished.wait()
+            if surfaces is not None:
+                await surfaces_done.wait()
             nursery.cancel_scope.cancel()
 
+    surfaces = None
+    if wants_surfaces(settings):
+        from dtms.ops.surfaces import prepare
+
+        surfaces = prepare(settings)  # a missing token or a busy port stops dtms here
     try:
         trio.run(main, clock=clock)
     except BaseExceptionGroup as group:
         raise _first_user_error(group) from None
+
+
+def wants_surfaces(settings: Settings) -> bool:
+    """Whether any operating surface (HTTP, alerts, dead-man, systemd) may be needed."""
+    a = settings.alerts
+    return (settings.http.enabled or bool(settings.service.deadman_url)
+            or bool(os.environ.get("NOTIFY_SOCKET")) or a.webhook.enabled or a.telegram.enabled)
 
 
 async def _on_signals(stop: trio.Event, running: trio.Event, startup: trio.CancelScope) -> None:
@@ -201,4 +229,16 @@ def settings_with_overrides(args: argparse.Namespace) -> Settings:
             raise DtmsError(f"--port must be 1..65535, got {args.port}")
         link = replace(link, port=args.port)
     s = replace(s, broker=replace(s.broker, mt5linux=link))
+    if getattr(args, "http", None):
+        s = replace(s, http=http_override(s.http, args.http))
     return s
+
+
+def http_override(http: HttpSettings, spec: str) -> HttpSettings:
+    """``--http HOST:PORT`` (or ``PORT``): the API on, at that address."""
+    host, sep, port = spec.rpartition(":")
+    if not sep:
+        host, port = http.host, spec
+    if not port.isdigit() or not 0 <= int(port) < 65536:
+        raise DtmsError(f"--http expects HOST:PORT or PORT (port 0..65535), got {spec!r}")
+    return replace(http, enabled=True, host=host.strip("[]") or http.host, port=int(port))

@@ -31,6 +31,20 @@ def _meta(conn: sqlite3.Connection) -> dict[str, Any]:
     return json.loads(row[0]) if row else {}
 
 
+def _guard(conn: sqlite3.Connection, meta: dict[str, Any]) -> dict[str, Any]:
+    """The guard as the heartbeat last saw it, its lock as journaled (written before it acts)."""
+    guard = dict(meta.get("guard") or {})
+    row = conn.execute("SELECT value FROM meta WHERE key='guard'").fetchone()
+    if row is not None and guard.get("enabled", True):  # a guard set off enforces no lock
+        saved = json.loads(row[0])
+        lock = saved.get("lock")
+        guard.update(locked=lock is not None, lock_reason=lock["reason"] if lock else "",
+                     locked_since=lock["since"] if lock else None,
+                     suspended=saved.get("suspended", []), last_request=saved.get("request", ""),
+                     last_answer=saved.get("answer", ""))
+    return guard
+
+
 def _alive(pid: int) -> bool:
     if pid <= 0:
         return False
@@ -64,6 +78,7 @@ def get_system_status(journal: str | os.PathLike[str] | None = None) -> dict[str
         actions = dict(conn.execute("SELECT status, count(*) FROM actions GROUP BY status"))
         quarantined = [r[0] for r in conn.execute(
             "SELECT ticket FROM trades WHERE quarantined=1 AND closed_at IS NULL")]
+        guard = _guard(conn, meta)
     fresh = bool(meta) and time.time() - float(meta.get("heartbeat_wall", 0)) < 3 * float(
         meta.get("heartbeat_interval", 5.0)) + 5
     active = bool(meta.get("monitoring_active")) and fresh and _alive(int(meta.get("pid", 0)))
@@ -94,6 +109,11 @@ def get_system_status(journal: str | os.PathLike[str] | None = None) -> dict[str
         "broker_time": _broker_now(meta),
         "quarantined": quarantined,
         "gateway": meta.get("gateway", {}),
+        "cycle_seconds": meta.get("cycle_seconds", {}),
+        "trading": meta.get("trading", {}),
+        "waiting": meta.get("waiting", {}),
+        "identity": meta.get("identity", {}),
+        "guard": guard,
     }
 
 

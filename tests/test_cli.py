@@ -61,6 +61,11 @@ def test_read_commands_work_while_running_and_a_signal_stops_it_cleanly(
     text = _dtms(cwd, "status")
     assert text.returncode == 0 and "ACTIVE" in text.stdout
     _wait(lambda: _status(cwd)["actions"]["succeeded"] >= 1, 60, "a first action")
+    loaded = _status(cwd)  # how the cycles and the gateway keep up, and what may trade
+    assert loaded["cycle_seconds"]["p95"] is not None and loaded["cycle_seconds"]["p50"] >= 0
+    assert set(loaded["gateway"]["queue_depth"]) == {"READ", "MODIFY", "HEDGE", "CLOSE"}
+    assert "oldest_queued" in loaded["gateway"] and "in_flight" in loaded["waiting"]
+    assert loaded["trading"]["allowed"] is True and loaded["trading"]["halted"] == ""
     history = json.loads(_dtms(cwd, "history", "--json").stdout)
     ticket = history[0]["ticket"]
     trade = _dtms(cwd, "trade", str(ticket))

@@ -22,6 +22,12 @@ DTMS = [sys.executable, "-m", "dtms.cli"]
 
 
 def _run(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    config = cwd / "config.toml"
+    lock = f'[supervisor]\naccount_lock_dir = "{cwd}"\n'  # its own machine
+    if not config.exists():
+        config.write_text(lock)
+    elif "account_lock_dir" not in config.read_text():
+        config.write_text(config.read_text() + "\n" + lock)
     return subprocess.run([*DTMS, "run", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout)
 
@@ -132,6 +138,7 @@ def test_a_silent_terminal_port_does_not_make_startup_deaf_to_signals(
     tmp_path: Path, signum: int
 ) -> None:
     with _silent_port() as port:
+        (tmp_path / "config.toml").write_text(f'[supervisor]\naccount_lock_dir = "{tmp_path}"\n')
         proc = subprocess.Popen([*DTMS, "run", "--broker", "mt5linux", "--port", str(port)],
                                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
@@ -148,6 +155,7 @@ def test_a_silent_terminal_port_does_not_make_startup_deaf_to_signals(
 @pytest.mark.parametrize("delay", [0.2, 0.6])  # once Python runs, through the first second
 def test_sigterm_in_the_first_second_of_startup_is_a_clean_exit(tmp_path: Path,
                                                                 delay: float) -> None:
+    (tmp_path / "config.toml").write_text(f'[supervisor]\naccount_lock_dir = "{tmp_path}"\n')
     proc = subprocess.Popen([*DTMS, "run", "--duration", "30"], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(delay)

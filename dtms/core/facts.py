@@ -28,13 +28,15 @@ class Facts:
     market: MarketFacts | None
     account: AccountView | None
     score: ScoreResult | None
+    lock: str = ""
+    """Why the account guard locked the account ("" while it is not locked)."""
 
     @classmethod
     def from_observed(cls, e: Observed) -> Facts:
         """Facts of a positions snapshot."""
-        return cls(e.at, False, e.main, e.hedge, e.readd, e.market, None, None)
+        return cls(e.at, False, e.main, e.hedge, e.readd, e.market, None, None, e.lock)
 
     @classmethod
     def from_evaluated(cls, e: Evaluated) -> Facts:
         """Facts of a deep evaluation."""
-        return cls(e.at, True, e.main, e.hedge, e.readd, e.market, e.account, e.score)
+        return cls(e.at, True, e.main, e.hedge, e.readd, e.market, e.account, e.score, e.lock)

@@ -132,7 +132,8 @@ class SymbolIndicators:
     ema_slow_slope: float
     vwap: float
     vwap_slope: float
-    """(VWAP[-1] - VWAP[-1-k]) / VWAP[-1-k] over the M5 VWAP series."""
+    """(VWAP[-1] - VWAP[-1-k]) / VWAP[-1-k] within the current session; NaN until the
+    session has k + 1 closed M5 bars."""
     m5_open: float
     m5_high: float
     m5_low: float
@@ -197,21 +198,24 @@ def _atr_mean(atr_m15: FloatArray, bars: int) -> float:
     return float(tail.mean())
 
 
-def _recent_vwap(
+def _session_vwap(
     t: IntArray, h: FloatArray, lo: FloatArray, c: FloatArray, v: FloatArray, p: IndicatorParams
-) -> FloatArray:
-    """Session VWAP from the start of the session of the bar ``vwap_slope_bars`` back on.
+) -> tuple[float, float]:
+    """VWAP of the current session at the last bar, and its slope within that session.
 
-    Only the last k+1 VWAP values are read, and each depends only on its own session, so the
-    older sessions of the window are skipped.
+    The slope compares VWAP[-1] with VWAP[-1-k] only when both belong to the current session:
+    across the session reset it would compare two different averages (on real EURUSD that put
+    every VWAP flip in the first 45 minutes of the session). Until the session has k + 1
+    closed bars the slope is NaN. Older sessions of the window are never summed.
     """
+    if not len(t):
+        return _NAN, _NAN
     anchor, offset = p.session_anchor_utc_hour, p.broker_utc_offset_hours
     ids = session_ids(t, anchor, offset)
-    first = 0
-    if len(ids):
-        first = int(np.searchsorted(ids, ids[max(len(ids) - 1 - p.vwap_slope_bars, 0)]))
+    first = int(np.searchsorted(ids, ids[-1]))
     s = slice(first, None)
-    return vwap_arrays(t[s], h[s], lo[s], c[s], v[s], anchor, offset)
+    series = vwap_arrays(t[s], h[s], lo[s], c[s], v[s], anchor, offset)
+    return _last(series), _rel_change(series, p.vwap_slope_bars)
 
 
 def compute(m5: Bars, m15: Bars, params: IndicatorParams) -> SymbolIndicators:
@@ -239,8 +243,7 @@ def compute(m5: Bars, m15: Bars, params: IndicatorParams) -> SymbolIndicators:
     )
 
     atr5 = _last(atr(h5, l5, c5, p.atr_period))
-    vwap_series = _recent_vwap(t5, h5, l5, c5, v5, p)
-    vwap_now, vwap_slope = _last(vwap_series), _rel_change(vwap_series, p.vwap_slope_bars)
+    vwap_now, vwap_slope = _session_vwap(t5, h5, l5, c5, v5, p)
     buy, sell = signed_volume(o5, c5, v5)
     delta_z = delta_zscore(buy - sell, p.volume_window, p.delta_min_sums)
 
@@ -248,7 +251,7 @@ def compute(m5: Bars, m15: Bars, params: IndicatorParams) -> SymbolIndicators:
     hist_tail = _tail(hist, p.macd_trend_bars + 1)
     available = Availability(
         structure=swing.complete,
-        vwap_volume=math.isfinite(vwap_slope) and len(t5) >= p.volume_window,
+        vwap_volume=math.isfinite(vwap_now) and len(t5) >= p.volume_window,
         momentum=math.isfinite(rsi_tail[-1]) and math.isfinite(hist_tail[-1]),
         ema_alignment=math.isfinite(fast_slope) and math.isfinite(slow_slope),
         delta_pressure=math.isfinite(delta_z),

@@ -1,9 +1,10 @@
 """The trade state machine: a transition table and one pure ``step``.
 
 Theory of operation (specification §4). ``TABLE`` lists every transition in priority order:
-broker facts first (a vanished main or hedge), then the terminal CHOCH, the timers, recovery
-before deterioration. ``step(trade, event, policy)`` applies one event and returns a
-``Decision``: the new state, the commands to send and notes. Two rules hold everywhere:
+broker facts first (a vanished main or hedge), then the account guard's lock (a breached loss
+limit closes every trade), the terminal CHOCH, the timers, recovery before deterioration.
+``step(trade, event, policy)`` applies one event and returns a ``Decision``: the new state, the
+commands to send and notes. Two rules hold everywhere:
 
 * **one transition per evaluation** — the first matching rule fires and the step ends;
 * **nothing is committed before the broker confirms** — a rule with commands puts the trade in
@@ -39,6 +40,7 @@ from dtms.core.messages import (
     Observed,
     Wait,
 )
+from dtms.core.news import in_blackout
 from dtms.core.pending import (
     WAIT_NOTICE,
     TransitionRecord,
@@ -59,9 +61,11 @@ class Rule(enum.Enum):
 
     MAIN_VANISHED = "main_vanished"
     HEDGE_VANISHED = "hedge_vanished"
+    GUARD = "guard_locked"
     CHOCH = "choch_against"
     FLAT_TIMER = "flat_timer_expired"
     WEEKEND = "weekend_flatten"
+    NEWS = "news_flatten"
     RECOVERED = "recovered"
     NOT_RECOVERED = "not_recovered"
     STRUCTURE_RESUMED = "structure_resumed"
@@ -69,6 +73,9 @@ class Rule(enum.Enum):
     L2_RECOVERED = "l2_recovered"
     WARN_L1 = "warning_l1"
     WARN_L2 = "warning_l2"
+    HEDGE_OVER_LIMIT = "hedge_replaced_risk"
+    NO_HEDGE_CLOSE = "hedge_replaced_close"
+    NO_HEDGE_STOP = "hedge_replaced_stop"
     HEDGE = "hedge"
 
 
@@ -84,88 +91,36 @@ class Transition:
     """Action names, in the order their commands are sent."""
     fact: bool = False
     """The trigger is a broker fact: it fires at once, whatever back-off a failure set."""
+    urgent: bool = False
+    """It fires whatever back-off another action's failure set (its own failures back off)."""
 
+
+_L1, _L2, _HEDGED, _REC = (frozenset({s}) for s in (State.WARNING_L1, State.WARNING_L2,
+                                                      State.HEDGED, State.RECOVERING))
+T, R, S, G = Transition, Rule, State, Trigger
 
 TABLE: tuple[Transition, ...] = (
-    Transition(
-        Rule.MAIN_VANISHED, OPEN, State.CLOSED, Trigger.MAIN_VANISHED, ("close_all",), fact=True
-    ),
-    Transition(
-        Rule.HEDGE_VANISHED, frozenset({State.HEDGED}), State.WARNING_L2, Trigger.HEDGE_VANISHED,
-        (), fact=True,
-    ),
-    Transition(Rule.CHOCH, OPEN, State.CLOSED, Trigger.CHOCH_AGAINST, ("close_all",)),
-    Transition(
-        Rule.FLAT_TIMER,
-        frozenset({State.HEDGED}),
-        State.CLOSED,
-        Trigger.FLAT_TIMER_EXPIRED,
-        ("close_all",),
-    ),
-    Transition(
-        Rule.WEEKEND,
-        frozenset({State.HEDGED}),
-        State.CLOSED,
-        Trigger.WEEKLY_CLOSE_NEAR,
-        ("close_all",),
-    ),
-    Transition(
-        Rule.RECOVERED,
-        frozenset({State.RECOVERING}),
-        State.HEALTHY,
-        Trigger.RECOVERY_EXPIRED_SCORE_OK,
-        ("re_add",),
-    ),
-    Transition(
-        Rule.NOT_RECOVERED,
-        frozenset({State.RECOVERING}),
-        State.CLOSED,
-        Trigger.RECOVERY_EXPIRED_SCORE_LOW,
-        ("close_all",),
-    ),
-    Transition(
-        Rule.STRUCTURE_RESUMED,
-        frozenset({State.HEDGED}),
-        State.RECOVERING,
-        Trigger.BOS_IN_FAVOUR_AFTER_HEDGE,
-        ("close_hedge",),
-    ),
-    Transition(
-        Rule.L1_RECOVERED,
-        frozenset({State.WARNING_L1}),
-        State.HEALTHY,
-        Trigger.SCORE_AT_LEAST_L1_RECOVER,
-        (),
-    ),
-    Transition(
-        Rule.L2_RECOVERED,
-        frozenset({State.WARNING_L2}),
-        State.WARNING_L1,
-        Trigger.SCORE_AT_LEAST_L2_RECOVER,
-        (),
-    ),
-    Transition(
-        Rule.WARN_L1,
-        frozenset({State.HEALTHY}),
-        State.WARNING_L1,
-        Trigger.SCORE_AT_MOST_L1,
-        ("tighten_sl",),
-    ),
-    Transition(
-        Rule.WARN_L2,
-        frozenset({State.WARNING_L1}),
-        State.WARNING_L2,
-        Trigger.SCORE_AT_MOST_L2,
-        ("partial_close", "move_sl_breakeven"),
-    ),
-    Transition(
-        Rule.HEDGE,
-        frozenset({State.WARNING_L2}),
-        State.HEDGED,
-        Trigger.SCORE_AT_MOST_HEDGE_OR_CONFLUENCE,
-        ("open_hedge",),
-    ),
+    T(R.MAIN_VANISHED, OPEN, S.CLOSED, G.MAIN_VANISHED, ("close_all",), fact=True),
+    T(R.HEDGE_VANISHED, _HEDGED, S.WARNING_L2, G.HEDGE_VANISHED, (), fact=True),
+    T(R.GUARD, OPEN, S.CLOSED, G.GUARD_LOCKED, ("close_all",), urgent=True),
+    T(R.CHOCH, OPEN, S.CLOSED, G.CHOCH_AGAINST, ("close_all",)),
+    T(R.FLAT_TIMER, _HEDGED, S.CLOSED, G.FLAT_TIMER_EXPIRED, ("close_all",)),
+    T(R.WEEKEND, _HEDGED, S.CLOSED, G.WEEKLY_CLOSE_NEAR, ("close_all",)),
+    T(R.NEWS, OPEN, S.CLOSED, G.NEWS_NEAR, ("close_all",)),
+    T(R.RECOVERED, _REC, S.HEALTHY, G.RECOVERY_EXPIRED_SCORE_OK, ("re_add",)),
+    T(R.NOT_RECOVERED, _REC, S.CLOSED, G.RECOVERY_EXPIRED_SCORE_LOW, ("close_all",)),
+    T(R.STRUCTURE_RESUMED, _HEDGED, S.RECOVERING, G.BACK_BEYOND_HEDGE_ENTRY, ("close_hedge",)),
+    T(R.L1_RECOVERED, _L1, S.HEALTHY, G.SCORE_AT_LEAST_L1_RECOVER, ()),
+    T(R.L2_RECOVERED, _L2, S.WARNING_L1, G.SCORE_AT_LEAST_L2_RECOVER, ()),
+    T(R.WARN_L1, frozenset({S.HEALTHY}), S.WARNING_L1, G.SCORE_AT_MOST_L1, ("tighten_sl",)),
+    T(R.WARN_L2, _L1, S.WARNING_L2, G.SCORE_AT_MOST_L2, ("partial_close", "move_sl_breakeven")),
+    T(R.HEDGE_OVER_LIMIT, _L2, S.CLOSED, G.HEDGE_OVER_LIMIT, ("close_all",)),
+    T(R.NO_HEDGE_CLOSE, _L2, S.CLOSED, G.NO_HEDGE_CLOSE, ("close_all",)),
+    T(R.NO_HEDGE_STOP, _L2, S.WARNING_L2, G.NO_HEDGE_STOP, ("hard_stop",)),
+    T(R.HEDGE, _L2, S.HEDGED, G.SCORE_AT_MOST_HEDGE_OR_CONFLUENCE, ("open_hedge",)),
 )
+"""The transition table, in priority order (one row a line: it is read like the README's)."""
+del T, R, S, G
 
 
 _BY_STATE: dict[State, tuple[Transition, ...]] = {
@@ -343,21 +298,33 @@ def track_market(trade: TradeState, market: MarketFacts | None, policy: Policy
     return changes
 
 
-def _cleared(trade: TradeState, facts: Facts) -> TradeState:
+def _passed(wait: Wait, market: MarketFacts | None, account: AccountView | None, at: float,
+            policy: Policy) -> bool | None:
+    """Whether a wait's cause has passed; None for a wait re-planned from fresh facts."""
+    match wait:
+        case Wait.MARKET_CLOSED:
+            return market is not None and not market.closed
+        case Wait.STALE_DATA:
+            return market is not None and not market.stale
+        case Wait.TRADING_DISABLED:
+            return account is not None and account.trade_allowed
+        case Wait.WIDE_SPREAD:
+            return market is not None and not market.wide_spread
+        case Wait.NEWS:
+            minutes = policy.news.blackout_minutes
+            return market is not None and in_blackout(market.news, at, minutes) is None
+        case _:
+            return None
+
+
+def _cleared(trade: TradeState, facts: Facts, policy: Policy) -> TradeState:
     """Forget a wait whose cause is gone (its note may be given again in a later episode)."""
     blocked = trade.blocked
     if blocked is None:
         return trade
-    market, account = facts.market, facts.account
-    match blocked.wait:
-        case Wait.STALE_DATA:
-            gone = market is not None and not market.stale
-        case Wait.MARKET_CLOSED:
-            gone = market is not None and not market.closed
-        case Wait.TRADING_DISABLED:
-            gone = account is not None and account.trade_allowed
-        case _:
-            gone = facts.fresh  # re-planned from fresh facts at the next deep check
+    gone = _passed(blocked.wait, facts.market, facts.account, facts.at, policy)
+    if gone is None:
+        gone = facts.fresh  # re-planned from fresh facts at the next deep check
     if not gone:
         return trade
     key = f"{WAIT_NOTICE}{blocked.rule}:{blocked.wait.name}"
@@ -365,7 +332,7 @@ def _cleared(trade: TradeState, facts: Facts) -> TradeState:
 
 
 def _decide(trade: TradeState, facts: Facts, policy: Policy) -> Decision:
-    trade = _cleared(trade, facts)
+    trade = _cleared(trade, facts, policy)
     if trade.pending is not None:
         new, notes, record, decided = resolve(trade, facts, policy)
         return Decision(new, notes=notes, transition=record, resolved=decided)
@@ -385,6 +352,7 @@ def _decide(trade: TradeState, facts: Facts, policy: Policy) -> Decision:
             facts,
             policy,
             fact=transition.fact,
+            urgent=transition.urgent,
         )
         if result is None:
             continue
@@ -413,26 +381,21 @@ def wants_early_check(
     return flip_against or adverse > m.early_check_adverse_move
 
 
-def wants_recheck(trade: TradeState, market: MarketFacts | None,
-                  account: AccountView | None) -> bool:
+def wants_recheck(trade: TradeState, market: MarketFacts | None, account: AccountView | None,
+                  at: float, policy: Policy) -> bool:
     """Whether a transition that waited should be re-planned now (by an early deep check).
 
-    A closed market, stale data or disabled trading must be gone first; any other wait (a
-    request that never left the queue, a frozen position, a position that changed) is
-    re-planned from fresh facts at the next check.
+    A closed market, stale data, disabled trading, a wide spread or a news blackout must be
+    gone first; any other wait (a request that never left the queue, a frozen position, a
+    position that changed) is re-planned from fresh facts at the next check.
     """
     blocked = trade.blocked
     if blocked is None or not trade.is_open or trade.pending is not None:
         return False
-    match blocked.wait:
-        case Wait.MARKET_CLOSED:
-            return market is not None and not market.closed
-        case Wait.STALE_DATA:
-            return market is not None and not market.stale and not market.closed
-        case Wait.TRADING_DISABLED:
-            return account is not None and account.trade_allowed
-        case _:
-            return True
+    if blocked.wait is Wait.STALE_DATA and market is not None and market.closed:
+        return False
+    gone = _passed(blocked.wait, market, account, at, policy)
+    return True if gone is None else gone
 
 
 def table_rows() -> list[tuple[str, str, str, str, str]]:

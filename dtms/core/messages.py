@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from dtms.core.news import NewsEvent
 from dtms.core.score import FlipState, ScoreResult
 from dtms.core.types import AccountView, PositionView, Quote, Side, SymbolSpec
 
@@ -28,6 +29,8 @@ class Action(enum.Enum):
     CLOSE_HEDGE = "close_hedge"
     CLOSE_ALL = "close_all"
     RE_ADD = "re_add"
+    HARD_STOP = "hard_stop"
+    """The stop that replaces a hedge when hedging is forbidden or impossible."""
 
 
 class Wait(enum.Enum):
@@ -44,6 +47,8 @@ class Wait(enum.Enum):
     NOT_SENT = "the request was not sent (its deadline passed in the queue)"
     CHANGED = "the position changed since the decision"
     HALTED = "dtms halted its actions"
+    WIDE_SPREAD = "the spread is far above its typical value"
+    NEWS = "a high-impact news event is near"
 
 
 class Role(enum.Enum):
@@ -158,6 +163,11 @@ class MarketFacts:
     closed: bool = False
     """The symbol does not trade now (market closed, a break, or it answered 10018 and has not
     ticked since): nothing is sent, closes included, until it trades again."""
+    wide_spread: bool = False
+    """The spread is above ``spread_filter_multiple`` times its typical value: no new defensive
+    order (closes excepted) until it narrows."""
+    news: tuple[NewsEvent, ...] = ()
+    """Calendar events near now that concern this symbol (broker time)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +185,8 @@ class Observed:
     """Updated VWAP-flip memory when a new closed M5 bar arrived since the last snapshot."""
     account: AccountView | None = None
     """The account as last read (trading allowed or not); None when unknown."""
+    lock: str = ""
+    """Why the account guard locked the account ("" while it is not locked)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +205,8 @@ class Evaluated:
     readd: PositionView | None = None
     early: bool = False
     """An early deep check (fast check saw a flip or an adverse move), rate-limited per trade."""
+    lock: str = ""
+    """Why the account guard locked the account ("" while it is not locked)."""
 
 
 @dataclass(frozen=True, slots=True)

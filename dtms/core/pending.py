@@ -237,6 +237,8 @@ def _effects(trade: TradeState, item: InFlight, at: float) -> TradeState:
     c = item.command
     match c:
         case ModifyStops():
+            if c.action is Action.HARD_STOP:  # it stands in for a hedge
+                return replace(trade, sl=c.sl, hedges_opened=trade.hedges_opened + 1)
             return replace(trade, sl=c.sl)
         case ClosePartial():
             volume = item.volume or c.volume

@@ -32,7 +32,7 @@ from dtms.core.messages import (
     Role,
     Wait,
 )
-from dtms.core.policy import ActionParams
+from dtms.core.policy import ActionParams, Hedging
 from dtms.core.trade import TradeState
 from dtms.core.types import AccountView, PositionView, Quote, Side, SymbolSpec
 
@@ -205,6 +205,8 @@ def plan_open_hedge(
     needs the broker (``order_check``) and is made by the executor right before sending.
     """
     spec = market.spec
+    if p.hedging is Hedging.FORBIDDEN:
+        return Skip(Action.OPEN_HEDGE, "hedging is forbidden on this account (actions.hedging)")
     if not account.hedging:
         return Skip(
             Action.OPEN_HEDGE,
@@ -243,6 +245,54 @@ def plan_open_hedge(
     return OpenHedge(
         cid, Action.OPEN_HEDGE, trade.ticket, trade.symbol, side, volume, sl, comment, p.magic
     )
+
+
+def plan_hard_stop(
+    cid: str, trade: TradeState, main: PositionView, market: MarketFacts, max_hedges: int,
+    p: ActionParams,
+) -> Planned:
+    """The stop that replaces a hedge: the trade may lose, from here, what its hedge would have
+    risked at its own stop.
+
+    The hedge would be ``hedge_ratio`` of the volume with a stop ``hedge_sl_atr`` ATR away, so
+    the main's stop goes ``hedge_ratio * hedge_sl_atr`` ATR behind the price that triggers it
+    (outside the stops and freeze levels), and only if that tightens the current stop. It
+    counts as one of the trade's hedges (``max_hedges_per_trade``).
+    """
+    spec, side = market.spec, trade.side
+    if trade.hedges_opened >= max_hedges:
+        return Skip(Action.HARD_STOP, f"{trade.hedges_opened} hedge(s) or hard stop(s) placed, "
+                    f"max {max_hedges}")
+    if market.atr_m15 is None or market.atr_m15 <= 0:
+        return Skip(Action.HARD_STOP, "ATR14(M15) unavailable: cannot place the hard stop")
+    price = market.quote.exit_price(side)
+    wanted = price - side.sign * p.hedge_ratio * p.hedge_sl_atr * market.atr_m15
+    limit = price - side.sign * _min_distance(spec)
+    sl = _away(min(wanted, limit) if side is Side.BUY else max(wanted, limit), side, spec)
+    if sl <= 0 or not _tightens(side, sl, main.sl, spec.point):
+        return Skip(Action.HARD_STOP, f"the current SL {main.sl:.{spec.digits}f} is already at "
+                    f"least as tight as the hard stop {sl:.{spec.digits}f}")
+    return ModifyStops(cid, Action.HARD_STOP, main.ticket, trade.symbol, sl, main.tp)
+
+
+def hedge_worst_case(main: PositionView, market: MarketFacts, p: ActionParams) -> float | None:
+    """What the hedge ``plan_open_hedge`` would open loses at its stop, in account money.
+
+    Money per price unit and lot is read from the main position's own profit (the broker's
+    valuation, conversion included); when the price has barely moved from the entry, from the
+    contract size (a symbol quoted in the account currency). None without an ATR.
+    """
+    spec, atr = market.spec, market.atr_m15
+    if atr is None or atr <= 0:
+        return None
+    volume = min(spec.volume_nearest(main.volume * p.hedge_ratio),
+                 spec.volume_down(spec.volume_max))
+    moved = abs(main.price_current - main.price_open)
+    per_unit = spec.contract_size
+    if moved >= 10 * spec.point and main.volume > 0 and main.profit != 0:
+        per_unit = abs(main.profit) / (moved * main.volume)
+    spread = market.quote.ask - market.quote.bid
+    return volume * (p.hedge_sl_atr * atr + spread) * per_unit
 
 
 def plan_close_hedge(cid: str, trade: TradeState, hedge: PositionView | None) -> Planned:

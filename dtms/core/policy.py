@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from dtms.core.news import NewsPolicy
 from dtms.core.params import knob
 
 
@@ -16,6 +17,25 @@ class WeekendPolicy(enum.Enum):
 
     HOLD = "hold"
     FLATTEN_HEDGED = "flatten_hedged"
+
+
+class Hedging(enum.Enum):
+    """Whether dtms may hedge inside the account."""
+
+    ALLOWED = "allowed"
+    FORBIDDEN = "forbidden"
+    """A prop-firm rule: no opposite positions in one account."""
+
+
+class InsteadOfHedge(enum.Enum):
+    """What replaces the hedge when hedging is forbidden or impossible (a netting account)."""
+
+    CLOSE = "close"
+    """Close the remaining volume: WARNING_L2 -> CLOSED."""
+    HARD_STOP = "hard_stop"
+    """Move the stop to where the trade loses what its hedge would have risked at its stop."""
+    NONE = "none"
+    """Refuse the hedge and do nothing else (said once)."""
 
 
 class OrphanPolicy(enum.Enum):
@@ -111,6 +131,11 @@ class ActionParams:
         OrphanPolicy.CLOSE, "what to do with a hedge whose main trade vanished"
     )
     use_close_by: bool = knob(True, "close main and hedge with CLOSE_BY when allowed")
+    hedging: Hedging = knob(
+        Hedging.ALLOWED, "allowed, or forbidden (a prop-firm rule): then instead_of_hedge acts")
+    instead_of_hedge: InsteadOfHedge = knob(
+        InsteadOfHedge.CLOSE, "when hedging is forbidden or impossible (netting): close, "
+        "hard_stop or none")
     hedge_comment_prefix: str = knob("DTMS_HEDGE_", "comment of a hedge, before the main ticket")
     readd_comment_prefix: str = knob("DTMS_READD_", "comment of a re-add, before the ticket")
     comment_max_length: int = knob(31, "longest order comment the broker accepts", ge=8, le=31)
@@ -138,3 +163,4 @@ class Policy:
 
     machine: MachinePolicy = field(default_factory=MachinePolicy)
     actions: ActionParams = field(default_factory=ActionParams)
+    news: NewsPolicy = field(default_factory=NewsPolicy)

@@ -6,7 +6,9 @@ Theory of operation: per symbol and bar the runtime has a ``SymbolIndicators`` a
 VWAP, else -1, floor 0, and the mirror counter for the favourable side) and switches the VWAP
 flips with hysteresis: a flip against turns on when the VWAP slope points against the trade by
 at least the adaptive threshold *and* the counter has reached ``flip_min_crosses``, and stays
-on until the slope against falls below ``flip_off_ratio`` x threshold. ``score_trade`` is then
+on until the slope against falls below ``flip_off_ratio`` x threshold. The slope exists only
+within one session (``dtms.core.indicators``); in a session's first bars, where it does not,
+the flips keep their state. ``score_trade`` is then
 scalar work: each layer's raw points (``dtms.core.layers``) are divided by the layer's largest
 magnitude into [-1, +1] and multiplied by base weight x regime multiplier.
 
@@ -50,9 +52,13 @@ class FlipState:
 
 
 def _flip(was_on: bool, slope: float, crosses: int, threshold: float, p: ScoreParams) -> bool:
-    """Hysteresis: on at slope >= threshold with enough crosses, off below the off level."""
+    """Hysteresis: on at slope >= threshold with enough crosses, off below the off level.
+
+    Without a slope (the session has fewer than k + 1 bars) a flip is not judged: it neither
+    starts nor ends until the new session's VWAP has a slope of its own.
+    """
     if not math.isfinite(slope):
-        return False
+        return was_on
     if was_on:
         return slope >= threshold * p.flip_off_ratio
     return slope >= threshold and crosses >= p.flip_min_crosses
@@ -210,11 +216,16 @@ def score_trade(
     sign = 1.0 if buy else -1.0
     breaks = ind.swing.for_side(side)
     volume = ind.buy_volume + ind.sell_volume
-    share = (ind.sell_volume if buy else ind.buy_volume) / volume if volume > 0 else None
+    shares = None
+    if volume > 0:
+        shares = (ind.sell_volume / volume, ind.buy_volume / volume)
+        if not buy:
+            shares = (shares[1], shares[0])
+    share = shares[0] if shares is not None else None
     volume_flip = share is not None and share >= adaptation.volume_flip_share
     layers = (
         _layer(LAYERS[0], av.structure, L.structure(breaks, p), largest[0], weights[0]),
-        _layer(LAYERS[1], av.vwap_volume, L.vwap_volume(flip.against, flip.in_favour, share, p),
+        _layer(LAYERS[1], av.vwap_volume, L.vwap_volume(flip.against, flip.in_favour, shares, p),
                largest[1], weights[1]),
         _layer(LAYERS[2], av.momentum, L.momentum(ind, sign, adaptation.rsi_threshold, p),
                largest[2], weights[2]),

@@ -8,7 +8,9 @@ never be exceeded by that bar's close, which is why the original system's struct
 always scored 0.
 
 Breaks are stored per direction ("up", "down"), not per trade side, so one ``Swing`` serves
-every trade on the symbol; ``Swing.for_side`` reads it from one trade's point of view.
+every trade on the symbol; ``Swing.for_side`` reads it from one trade's point of view. Both
+directions are reported for both kinds of break, so what is "against" a BUY is exactly what is
+"in favour" of a SELL on the same bars (the score's symmetry rests on it).
 
 Rules for this module: pure (numpy and stdlib only), no state.
 """
@@ -30,9 +32,11 @@ class SwingBreaks:
     bos_in_favour: bool
     bos_against: bool
     choch_against: bool
+    choch_in_favour: bool = False
+    """A change of character in the trade's direction (the mirror of ``choch_against``)."""
 
 
-_NO_BREAKS = SwingBreaks(False, False, False)
+_NO_BREAKS = SwingBreaks(False, False, False, False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +63,8 @@ class Swing:
         if not self.complete:
             return _NO_BREAKS
         if side is Side.BUY:
-            return SwingBreaks(self.bos_up, self.bos_down, self.choch_down)
-        return SwingBreaks(self.bos_down, self.bos_up, self.choch_up)
+            return SwingBreaks(self.bos_up, self.bos_down, self.choch_down, self.choch_up)
+        return SwingBreaks(self.bos_down, self.bos_up, self.choch_up, self.choch_down)
 
 
 def _extremes(high: FloatArray, low: FloatArray, lookback: int) -> tuple[float, float]:

@@ -249,3 +249,5 @@ class AccountView:
     trade_allowed: bool
     margin_free: float = 0.0
     currency: str = "USD"
+    loss_room: float | None = None
+    """Money the account guard's daily loss limit leaves now (None: no hedge-risk check)."""

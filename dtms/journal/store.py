@@ -219,15 +219,20 @@ class JournalFile:
             (r.at, r.ticket, r.source.value, r.target.value, r.rule, r.reason, r.score),
         )
 
-    def add_intent(self, c: Command, before: TradeState, at: float) -> None:
-        """Record an action before it is sent (status 'intent')."""
+    def add_intent(self, c: Command, before: TradeState, at: float,
+                   score: float | None = None) -> None:
+        """Record an action before it is sent (status 'intent').
+
+        ``score`` is the score of the evaluation that decided it (the trade's state *before*
+        the decision still holds the previous one).
+        """
         params = to_plain(c)
         ticket = getattr(c, "main_ticket", None) or before.ticket
         self.conn.execute(
             "INSERT OR IGNORE INTO actions (id, ts, ticket, symbol, type, params, status, "
             "state_before, score, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (c.id, at, ticket, c.symbol, c.action.value, json.dumps(params), "intent",
-             before.state.value, before.score, at),
+             before.state.value, before.score if score is None else score, at),
         )
 
     def update_action(self, command_id: str, status: str, at: float, *, retcode: int | None = None,
@@ -307,7 +312,7 @@ class JournalFile:
         if d.transition is not None:
             self.add_transition(d.transition)
         for c in d.commands:
-            self.add_intent(c, before, at)
+            self.add_intent(c, before, at, d.trade.score)
         for n in d.notes:
             self.add_note(d.trade.ticket, n, at)
 

@@ -71,8 +71,8 @@ class AccountWatch:
         self.login, self.known = int(acc.login), True
         if not hedging and (before.hedging or first):
             self._log.warning(f"account {acc.login} is a netting account: an opposite order "
-                              "would net the position, so dtms will tighten stops and close "
-                              "partials but never hedge")
+                              "would net the position, so dtms never hedges; the hedge step "
+                              "is replaced by [actions] instead_of_hedge")
         if reason and reason != self.disabled:
             self._log.error(f"TRADING DISABLED: {reason}; every action waits until it is "
                             "back (positions keep their stops)")
@@ -107,6 +107,7 @@ class ForeignWatch:
         self._sent = sent_orders
         self._every = interval
         self._since = start
+        self._start = start
         self._next = start
         self._seen: set[int] = set()
         self._unanswered: dict[object, tuple[float, Signature]] = {}
@@ -162,6 +163,9 @@ class ForeignWatch:
             self._seen.add(ticket)
             if int(deal.reason) != C.DEAL_REASON_EXPERT or int(deal.order) in self._sent:
                 continue
+            if float(deal.time) < self._start:
+                continue  # before this process started: its journal's earlier process, most
+                # likely (a restart within a minute of its last order); only later deals tell
             if self._own_lost(deal) or any(_matches(sig, deal) for _, sig in in_flight):
                 continue  # one of this process's own orders whose answer was lost
             self._halt(now, deal)

@@ -42,6 +42,7 @@ from dtms.core.messages import (
     ReAdd,
     Role,
 )
+from dtms.core.news import NewsEvent
 from dtms.core.policy import Policy
 from dtms.core.score import score_trade, update_flip
 from dtms.core.trade import CommandStatus, InFlight, TradeState
@@ -66,6 +67,12 @@ class CycleInput:
     readd: PositionView | None
     feed: FeedView | None
     account: AccountView
+    lock: str = ""
+    """Why the account guard locked the account ("" while it is not)."""
+    wide_spread: bool = False
+    """The symbol's spread is far above its typical value (``[scope]`` spread filter)."""
+    news: tuple[NewsEvent, ...] = ()
+    """Calendar events near now that concern the symbol."""
 
 
 @dataclass(slots=True)
@@ -210,7 +217,8 @@ class TradeActor:
             elif self.trade.blocked is not None and inp.at - self._last_recheck >= \
                     m.recheck_seconds:
                 self._last_recheck = inp.at  # a waiting transition is re-planned once its
-                if not self.ctx.halted() and wants_recheck(self.trade, market, inp.account):
+                if not self.ctx.halted() and wants_recheck(self.trade, market, inp.account,
+                                                           inp.at, self.ctx.policy):
                     eval_id = max(int(inp.at * 1000), self.trade.last_eval_id + 1)  # cause went
                     early = True
             elif inp.at - self._last_fast >= m.fast_check_seconds:
@@ -221,7 +229,7 @@ class TradeActor:
         if not eval_id or ind is None or adaptation is None or market is None:
             # the snapshot alone: facts, timers, outcomes of commands at the broker
             await self._apply(Observed(inp.at, inp.main, inp.hedge, inp.readd, market,
-                                       flip if new_bar else None, inp.account))
+                                       flip if new_bar else None, inp.account, inp.lock))
             return
         # a deep check sees the same facts, timers included: one step does both
         s = score_trade(ind, adaptation, self.trade.side, flip, self.ctx.score_params)
@@ -235,7 +243,7 @@ class TradeActor:
             self.ticket, inp.at, s.total, layers, s.analysis, self.ctx.scores_per_trade))
         self.log.debug(f"#{self.ticket} score {s.total:+.2f} ({s.analysis})")
         await self._apply(Evaluated(inp.at, eval_id, s, flip, market, inp.account,
-                                    inp.main, inp.hedge, inp.readd, early))
+                                    inp.main, inp.hedge, inp.readd, early, inp.lock))
 
     # ------------------------------------------------------------------ stepping
 
@@ -429,7 +437,7 @@ def _market(inp: CycleInput, feed: FeedView | None) -> MarketFacts | None:
     if feed.indicators is not None and math.isfinite(feed.indicators.atr_m15) \
             and feed.indicators.atr_m15 > 0:
         atr = feed.indicators.atr_m15
-    return MarketFacts(spec, quote, atr, feed.stale, feed.closed)
+    return MarketFacts(spec, quote, atr, feed.stale, feed.closed, inp.wide_spread, inp.news)
 
 
 def _describe(c: Command) -> str:

@@ -26,6 +26,7 @@ from dtms.journal.owner import Journal, open_journal
 from dtms.locks import Held, ProcessLock
 from dtms.runtime.actor import ActorContext, TradeActor
 from dtms.runtime.brokertime import BrokerTime
+from dtms.runtime.calendar import Calendar
 from dtms.runtime.events import EventBus, EventKind, OperatorEvent, Severity
 from dtms.runtime.executor import Executor as CallExecutor
 from dtms.runtime.gateway import Gateway, open_gateway
@@ -74,15 +75,18 @@ async def serve(
             stays a real-time heartbeat on an accelerated clock.
     """
     stop = stop if stop is not None else trio.Event()
+    # a calendar that cannot be read stops dtms here, in one line, before anything starts
+    calendar = Calendar(settings.news, settings.indicators.broker_utc_offset_hours)
     async with (
         open_journal(settings.journal.path) as journal,
-        open_gateway(connect, settings.gateway, executor=executor) as gateway,
+        open_gateway(connect, settings.gateway.in_real_seconds(time_scale),
+                     executor=executor) as gateway,
     ):
         account_lock = await _check_account(journal, gateway, settings.journal.path,
                                             settings.supervisor.account_lock_dir)
         try:
             await _run_system(settings, journal, gateway, broker_now, live_clock, broker_label,
-                              time_scale, stop, actor_factory, task_status)
+                              time_scale, stop, actor_factory, calendar, task_status)
         finally:
             if account_lock is not None:
                 account_lock.release()
@@ -92,7 +96,8 @@ async def serve(
 async def _run_system(settings: Settings, journal: Journal, gateway: Gateway,
                       broker_now: Callable[[], float], live_clock: BrokerTime | None,
                       broker_label: str, time_scale: float, stop: trio.Event,
-                      actor_factory: ActorFactory, task_status: trio.TaskStatus[App]) -> None:
+                      actor_factory: ActorFactory, calendar: Calendar,
+                      task_status: trio.TaskStatus[App]) -> None:
     ctx = ActorContext(journal, gateway, settings.policy, settings.score, broker_now,
                        settings.market_data.stale_tick_seconds,
                        settings.journal.scores_per_trade)
@@ -101,7 +106,8 @@ async def _run_system(settings: Settings, journal: Journal, gateway: Gateway,
         ctx.observe_ticks = live_clock.observe_ticks
         ctx.clock_known = lambda: live_clock.calibrated
     sup = Supervisor(ctx, settings.supervisor, settings.market_data, settings.indicators,
-                     settings.regime, actor_factory=actor_factory)
+                     settings.regime, actor_factory=actor_factory, guard=settings.guard,
+                     scope=settings.scope, calendar=calendar)
     started_wall = time.time()
     async with trio.open_nursery() as nursery, _quiet_gc():
         await nursery.start(sup.run)

@@ -42,6 +42,9 @@ class EventKind(enum.Enum):
     """Someone else sends orders with dtms's magic: dtms stopped acting."""
     GUARD_WARNING = "guard_warning"
     GUARD_TRIGGERED = "guard_triggered"
+    """A loss limit was reached: every managed position is closed, the account kept flat."""
+    GUARD_RELEASED = "guard_released"
+    """The guard's lock was released (the daily reset, or ``dtms guard unlock``)."""
 
 
 class Severity(enum.Enum):

@@ -6,6 +6,7 @@ the broker, its queue, its statistics) can read them without importing the gatew
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from dtms.core.params import knob
@@ -52,6 +53,26 @@ class GatewaySettings:
     def __post_init__(self) -> None:
         if self.reconnect_max_backoff < self.reconnect_initial_backoff:
             raise ValueError("reconnect_max_backoff must be >= reconnect_initial_backoff")
+
+    def in_real_seconds(self, time_scale: float) -> GatewaySettings:
+        """These settings on a clock that runs ``time_scale`` times faster than real time.
+
+        Deadlines, waits and backoffs are real seconds to the terminal: a broker call takes
+        milliseconds of real time whatever the simulator's speed, so on an accelerated clock
+        (the demo at x240) they are stretched by the speed. Without this a 10 s read deadline was
+        42 ms of real time, and a loaded machine missed it.
+        """
+        if time_scale <= 1.0:
+            return self
+        k = time_scale
+        return dataclasses.replace(
+            self, close_deadline=self.close_deadline * k, hedge_deadline=self.hedge_deadline * k,
+            modify_deadline=self.modify_deadline * k, read_deadline=self.read_deadline * k,
+            send_interval=self.send_interval * k, read_max_wait=self.read_max_wait * k,
+            reconnect_initial_backoff=self.reconnect_initial_backoff * k,
+            reconnect_max_backoff=self.reconnect_max_backoff * k,
+            close_timeout=self.close_timeout * k,
+        )
 
     def deadline_for(self, priority: Priority) -> float:
         """The default relative deadline (seconds) of a request of ``priority``."""

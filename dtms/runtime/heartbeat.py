@@ -68,6 +68,7 @@ class Heartbeat:
                 "hedging_account": account.view.hedging,
             },
             "waiting": _waiting(sup),
+            "guard": sup.guard.status(),
             "counters": {
                 "deep_checks": c.deep_checks, "early_checks": c.early_checks,
                 "actions_done": c.actions_done, "actions_failed": c.actions_failed,

@@ -272,6 +272,12 @@ class SymbolFeed:
         self.indicators = ind
         self.adaptation = adapt(self.symbol, ind, self._rp, self._ip.broker_utc_offset_hours)
 
+    def closed_bars(self, timeframe: int) -> Rates:
+        """A copy of the closed bars of one window (``TIMEFRAME_M5`` or ``TIMEFRAME_M15``),
+        oldest first, for read-only surfaces such as a chart."""
+        window = self._m5 if timeframe == TIMEFRAME_M5 else self._m15
+        return window.rows.copy()
+
     # ------------------------------------------------------------------ view
 
     def view(self, now: float) -> FeedView | None:

@@ -28,73 +28,35 @@ from __future__ import annotations
 
 import gc
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import trio
 from loguru import logger
 
+from dtms.core.guard_limits import GuardSettings
 from dtms.core.indicators import IndicatorParams
+from dtms.core.news import NewsEvent
 from dtms.core.pending import resume
 from dtms.core.regime import RegimeParams
 from dtms.core.trade import TradeState, new_trade
 from dtms.core.types import AccountView, PositionView, State
 from dtms.runtime.account import AccountWatch, ForeignWatch
 from dtms.runtime.actor import ActorContext, CycleInput, TradeActor
+from dtms.runtime.calendar import Calendar
+from dtms.runtime.cycles import CycleReport, CycleTimes
 from dtms.runtime.events import EventKind, OperatorEvent, Severity
-from dtms.runtime.gateway_stats import percentile
+from dtms.runtime.guard import AccountGuard
 from dtms.runtime.identity import Book, Ownership
 from dtms.runtime.market_data import FeedView, SymbolFeed
 from dtms.runtime.positions import position_view
 from dtms.runtime.presence import Presence
+from dtms.runtime.scope import Scope, ScopeSettings, SpreadWatch
 from dtms.runtime.settings import MarketDataSettings, SupervisorSettings
 from dtms.runtime.strays import Strays
 
 ActorFactory = Callable[[TradeState, ActorContext], TradeActor]
-
-
-@dataclass(frozen=True, slots=True)
-class CycleReport:
-    """What one cycle did (for logs, status and the benchmark)."""
-
-    at: float
-    ok: bool
-    positions: int = 0
-    trades: int = 0
-    spawned: int = 0
-    vanished: int = 0
-    new_bars: int = 0
-    calls: int = 0
-    delivered: int = 0
-    """Actors woken this cycle (the others saw nothing new and were not due)."""
-    duration: float = 0.0
-    """Trio seconds from the snapshot request to the last actor woken (queue waits included)."""
-    carried: int = 0
-    """Watched positions the snapshot lacked and that are not (yet) proven gone."""
-
-
-class CycleTimes:
-    """Durations of the recent cycles (bounded), for status, metrics and benchmarks."""
-
-    def __init__(self, keep: int = 600) -> None:
-        self.recent: deque[float] = deque(maxlen=keep)
-        self.count = 0
-
-    def add(self, seconds: float) -> None:
-        """Record one cycle's duration."""
-        self.recent.append(seconds)
-        self.count += 1
-
-    def summary(self) -> dict[str, float | None]:
-        """Last, median and 95th percentile of the recent cycles (None before the first)."""
-        window = sorted(self.recent)
-        return {
-            "last": self.recent[-1] if self.recent else None,
-            "p50": percentile(window, 50),
-            "p95": percentile(window, 95),
-            "max": window[-1] if window else None,
-        }
 
 
 class Supervisor:
@@ -102,7 +64,9 @@ class Supervisor:
 
     def __init__(self, ctx: ActorContext, settings: SupervisorSettings,
                  md_settings: MarketDataSettings, ind_params: IndicatorParams,
-                 regime_params: RegimeParams, *, actor_factory: ActorFactory = TradeActor) -> None:
+                 regime_params: RegimeParams, *, actor_factory: ActorFactory = TradeActor,
+                 guard: GuardSettings | None = None, scope: ScopeSettings | None = None,
+                 calendar: Calendar | None = None) -> None:
         self.ctx = ctx
         self.s = settings
         self.md = md_settings
@@ -128,6 +92,11 @@ class Supervisor:
                              md_settings.stale_tick_seconds, self.halt)
         self.halted = ""
         """Why dtms stopped acting ("" while it acts)."""
+        self.guard = AccountGuard(ctx, guard or GuardSettings())
+        self.scope = Scope(scope or ScopeSettings())
+        self.spreads = SpreadWatch(scope or ScopeSettings())
+        self.calendar = calendar or Calendar(ctx.policy.news)
+        self._outside: set[int] = set()
         self._epoch = -1
         self._link_down_since: float | None = None
         self._nursery: trio.Nursery | None = None
@@ -218,6 +187,8 @@ class Supervisor:
             self.account_watch.refresh_soon()
         if self.account_watch.due(now):
             await self.account_watch.refresh()
+        if self.ctx.clock_known():  # days are counted on the broker's clock: not on a guess
+            await self.guard.check(now)
         r = await gw.call("positions_get")
         self._link_state(r.ok, now)
         if not r.ok or r.value is None:
@@ -236,11 +207,15 @@ class Supervisor:
         book = self.ownership.sort(rec.present.values(), trades)
         self.ownership.forget(rec.gone)
         self.strays.forget(set(rec.gone))
+        self.guard.forget(rec.gone)
         self._mains = book.mains
         live = set(self.actors) | set(book.mains) | set(self.quarantined)
-        symbols = {p.symbol for p in book.mains.values()}
+        outside = self._out_of_scope(book)
+        symbols = {p.symbol for t, p in book.mains.items() if t not in outside}
         symbols |= {a.trade.symbol for a in self.actors.values()}
         symbols |= self.strays.symbols(book, live)
+        flatten = self.guard.targets(rec.present, book, set(self.actors), self.quarantined)
+        symbols |= {p.symbol for p in flatten}
         new_bars = await self._refresh_feeds(symbols, now)
         if not self.ctx.clock_known():
             # the broker has not told its time yet: nothing is stamped with a guess
@@ -248,10 +223,15 @@ class Supervisor:
             return self.last_report
         self.active_symbols = symbols
         views = {sym: self.feeds[sym].view(now) for sym in symbols if sym in self.feeds}
-        spawned, vanished, delivered = self._deliver(book, views, rec.unresolved, now)
+        self.calendar.refresh()
+        for view in views.values():
+            if view is not None and view.quote is not None:
+                self.spreads.observe(view.symbol, view.quote, now)
+        spawned, vanished, delivered = self._deliver(book, views, rec.unresolved | outside, now)
         if self._nursery is not None:
             self.strays.handle(book, set(self.actors) | set(book.mains) | set(self.quarantined),
                                now, self._nursery)
+            self.guard.sweep(flatten, now, self._nursery)
         if self.foreign is not None and self.foreign.due(now):
             await self.foreign.check(now, [a.trade for a in self.actors.values()])
             if self.foreign.halted and not self.halted:
@@ -275,8 +255,10 @@ class Supervisor:
                  now: float) -> tuple[int, int, int]:
         spawned = vanished = delivered = 0
         deep_left = self.s.max_deep_checks_per_cycle
-        account = self.account
-        permissions = (account.hedging, account.trade_allowed)  # not the moving margin
+        account = self.guard.account_view(self.account)
+        lock = self.guard.lock
+        permissions = (account.hedging, account.trade_allowed, lock)  # not the moving margin
+        market: dict[str, tuple[bool, tuple[NewsEvent, ...]]] = {}  # spread and news per symbol
         for ticket in sorted(set(self.actors) | set(book.mains)):
             if ticket in self.quarantined or ticket in unresolved:
                 continue
@@ -293,10 +275,15 @@ class Supervisor:
             hedge = _pick(book.hedges.get(ticket, []), known_hedge)
             readd = _pick(book.readds.get(ticket, []), actor.trade.readd_ticket)
             view = views.get(actor.trade.symbol)
+            sym = actor.trade.symbol
+            wide, news = market.get(sym) or market.setdefault(sym, (
+                self.spreads.wide(sym, view.quote if view else None),
+                self.calendar.near(sym, now)))
             # an unchanged slice of the snapshot is not worth waking the actor for, until it
             # is due (a fast check, a timer, a command at the broker, a wait to re-plan)
             sig = (_facts(main), _facts(hedge), _facts(readd), permissions,
-                   (view.m5_time, view.m15_close, view.stale, view.closed) if view else None)
+                   (view.m5_time, view.m15_close, view.stale, view.closed) if view else None,
+                   wide, news)
             before = self._delivered.get(ticket)
             if sig == before and now < actor.due_at():
                 continue
@@ -309,8 +296,23 @@ class Supervisor:
                 deep_left -= 1
             self._delivered[ticket] = sig
             delivered += 1
-            actor.deliver(CycleInput(now, main, hedge, readd, view, account))
+            actor.deliver(CycleInput(now, main, hedge, readd, view, account, lock, wide, news))
         return spawned, vanished, delivered
+
+    def _out_of_scope(self, book: Book) -> frozenset[int]:
+        """New positions ``[scope]`` leaves alone (said once each); managed ones stay managed."""
+        out = set()
+        for ticket, pos in book.mains.items():
+            if ticket in self.actors or ticket in self.quarantined:
+                continue
+            why = self.scope.outside(pos)
+            if why:
+                out.add(ticket)
+                if ticket not in self._outside:
+                    self.log.info(f"#{ticket} {pos.symbol} is outside the scope ({why}): not "
+                                  "managed")
+        self._outside = out
+        return frozenset(out)
 
     def _may_manage(self, ticket: int, now: float) -> bool:
         """A ticket whose trade closed is managed again only if the broker keeps listing it."""

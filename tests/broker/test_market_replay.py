@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from dtms.broker.rates import (
     TIMEFRAME_M15,
 )
 from dtms.broker.sim.market import Market, MarketRegime, MarketSettings, TickBlock
+from dtms.broker.sim.replay import read_mt5_csv
 from dtms.broker.sim.symbols import default_symbols
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "sim"
@@ -119,6 +121,18 @@ def test_m5_file_gives_m5_bars_and_aggregated_m15() -> None:
     assert m1 is not None and len(m1) >= 4 * len(expected)
 
 
+@pytest.mark.parametrize(("minutes", "frame"), [(2, 120), (10, 600), (12, 720), (30, 1800)])
+def test_every_mt5_timeframe_is_recognised(tmp_path: Path, minutes: int, frame: int) -> None:
+    """An M10 export is ten-minute bars, not M5 bars with five-minute holes."""
+    rows = [HEADER]
+    for k in range(6):
+        t = 9 * 60 + k * minutes
+        rows.append(f"2024.01.02\t{t // 60:02d}:{t % 60:02d}:00\t1.1\t1.2\t1.0\t1.1\t8\t0\t10")
+    path = tmp_path / "bars.csv"
+    path.write_text("\n".join(rows) + "\n")
+    assert read_mt5_csv(path, 10).tf_s == frame
+
+
 def test_bars_before_now_become_history_and_the_rest_replays() -> None:
     expected = read_file(M1_FILE)
     start = float(expected["time"][100]) + 20.0  # in the middle of the file and of a bar
@@ -210,6 +224,20 @@ def test_utf16_and_semicolon_exports_are_read(tmp_path: Path) -> None:
     market.load_csv("EURUSD", path)
     got = market.rates_from_pos("EURUSD", TIMEFRAME_M1, 0, 180)
     assert got is not None and np.array_equal(got, expected)
+
+
+def test_gzip_exports_are_read_as_the_text_they_hold(tmp_path: Path) -> None:
+    path = tmp_path / "EURUSD_M1.csv.gz"
+    path.write_bytes(gzip.compress(M1_FILE.read_bytes()))
+    expected = read_file(M1_FILE)
+    market = Market(SYMS, float(expected["time"][-1]) + 60, SETTINGS)
+    market.load_csv("EURUSD", path)
+    got = market.rates_from_pos("EURUSD", TIMEFRAME_M1, 0, 180)
+    assert got is not None and np.array_equal(got, expected)
+    damaged = tmp_path / "damaged.csv.gz"
+    damaged.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(ValueError, match=r"damaged\.csv\.gz: the gzip file is damaged"):
+        market.load_csv("EURUSD", damaged)
 
 
 def test_optional_columns_may_be_missing(tmp_path: Path) -> None:

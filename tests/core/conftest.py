@@ -116,3 +116,59 @@ def neutral_indicators(**overrides: Any) -> SymbolIndicators:
 def make_ind() -> Callable[..., SymbolIndicators]:
     """The :func:`neutral_indicators` builder (session-scoped, so Hypothesis may use it)."""
     return neutral_indicators
+
+
+REAL_M5 = DATA / "real" / "EURUSD_M5_2022-01-04_2022-02-22.csv.gz"
+REAL_UTC_OFFSET = -3.5
+"""Broker time minus UTC of the real slice (its weekly close, Friday 18:30, is 22:00 UTC)."""
+
+
+def _aggregate(bars: Bars, seconds: int) -> Bars:
+    key = bars.time // seconds
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    ends = np.r_[starts[1:], len(key)]
+    return Bars(
+        time=(key[starts] * seconds).astype(np.int64),
+        open=bars.open[starts].copy(),
+        high=np.maximum.reduceat(bars.high, starts),
+        low=np.minimum.reduceat(bars.low, starts),
+        close=bars.close[ends - 1].copy(),
+        volume=np.add.reduceat(bars.volume, starts),
+    )
+
+
+@dataclass(frozen=True)
+class RealStep:
+    """The indicators and the adaptation at the close of one real M5 bar."""
+
+    at: int
+    """Close time of the M5 bar (broker time)."""
+    ind: SymbolIndicators
+    adaptation: Any
+
+
+@pytest.fixture(scope="session")
+def real_walk() -> list[RealStep]:
+    """Real EURUSD M5 (tests/data/real), walked bar by bar as the runtime does: at each
+    closed M5 bar, the last 600 M5 bars and the M15 bars closed by then."""
+    from dtms.broker.sim.replay import read_mt5_csv
+    from dtms.core.indicators import IndicatorParams, compute
+    from dtms.core.regime import RegimeParams, adapt
+
+    rb = read_mt5_csv(REAL_M5, 10)
+    m5 = Bars(rb.time, rb.open, rb.high, rb.low, rb.close, rb.tick_volume.astype(np.float64))
+    m15 = _aggregate(m5, 900)
+    ip, rp = IndicatorParams(broker_utc_offset_hours=REAL_UTC_OFFSET), RegimeParams()
+    m15_close = m15.time + 900
+    steps = []
+    for i in range(700, len(m5)):  # M15 windows past EMA200's needs from here on
+        at = int(m5.time[i]) + 300
+        k = int(np.searchsorted(m15_close, at, side="right"))
+        s5, s15 = slice(max(i + 1 - 600, 0), i + 1), slice(max(k - 300, 0), k)
+        w5 = Bars(m5.time[s5], m5.open[s5], m5.high[s5], m5.low[s5], m5.close[s5],
+                  m5.volume[s5])
+        w15 = Bars(m15.time[s15], m15.open[s15], m15.high[s15], m15.low[s15], m15.close[s15],
+                   m15.volume[s15])
+        ind = compute(w5, w15, ip)
+        steps.append(RealStep(at, ind, adapt("EURUSD", ind, rp, REAL_UTC_OFFSET)))
+    return steps

@@ -18,6 +18,7 @@ from dtms.core.messages import (
     OpenHedge,
     ReAdd,
 )
+from dtms.core.news import NewsEvent
 from dtms.core.policy import Policy
 from dtms.core.regime import Regime
 from dtms.core.score import FlipState, ScoreResult
@@ -68,11 +69,12 @@ def hedge_of(main: PositionView, ticket: int = 2001, volume: float | None = None
 
 def market(bid: float = 1.10000, spread_points: int = 10, atr: float | None = 0.00200,
            stale: bool = False, spec: SymbolSpec = EURUSD, at: float = T0,
-           closed: bool = False) -> MarketFacts:
+           closed: bool = False, wide_spread: bool = False,
+           news: tuple[NewsEvent, ...] = ()) -> MarketFacts:
     """Market facts with a quote at ``bid`` ticked at ``at``."""
     spec = replace(spec, spread=spread_points)
     ask = round(bid + spread_points * spec.point, spec.digits)
-    return MarketFacts(spec, Quote(at, bid, ask), atr, stale, closed)
+    return MarketFacts(spec, Quote(at, bid, ask), atr, stale, closed, wide_spread, news)
 
 
 def score(total: float, *, confluence: bool = False, choch: bool = False,
@@ -112,6 +114,14 @@ class Driver:
         self.decisions: list[Decision] = []
         self.sent: list[Any] = []
         self.next_ticket = 5000
+        self.lock = ""
+        """The account guard's lock, as the runtime would pass it."""
+        self.wide_spread = False
+        self.news: tuple[NewsEvent, ...] = ()
+
+    def market(self) -> MarketFacts:
+        """The symbol now, as the driver's fields describe it."""
+        return market(self.bid, at=self.now, wide_spread=self.wide_spread, news=self.news)
 
     def _apply(self, d: Decision) -> Decision:
         self.decisions.append(d)
@@ -124,8 +134,8 @@ class Driver:
         self.now = at if at is not None else self.now + M15
         kw.setdefault("bar_time", int(self.now) - M15)  # the bar that just closed
         ev = Evaluated(self.now, int(self.now), score(total, **kw), FlipState(),
-                       market(self.bid, at=self.now), self.account, self.main, self.hedge,
-                       self.readd)
+                       self.market(), self.account, self.main, self.hedge, self.readd,
+                       lock=self.lock)
         d = self._apply(step(self.trade, ev, self.policy))
         if auto:
             self.execute(d)
@@ -134,7 +144,7 @@ class Driver:
     def observe(self, *, at: float | None = None) -> Decision:
         """A positions snapshot."""
         self.now = at if at is not None else self.now + 1
-        ev = Observed(self.now, self.main, self.hedge, self.readd, market(self.bid, at=self.now))
+        ev = Observed(self.now, self.main, self.hedge, self.readd, self.market(), lock=self.lock)
         d = self._apply(step(self.trade, ev, self.policy))
         self.execute(d)
         return d

@@ -196,6 +196,32 @@ def test_vwap_slope_is_over_k_bars_of_the_vwap_series(recorded):
         assert ind.vwap_slope == pytest.approx((series[-1] - series[-1 - k]) / series[-1 - k])
 
 
+def _rows(bars: Bars, start: int, end: int) -> Bars:
+    s = slice(start, end)
+    return Bars(bars.time[s], bars.open[s], bars.high[s], bars.low[s], bars.close[s],
+                bars.volume[s])
+
+
+@pytest.mark.parametrize("k", [1, 3, 6])
+def test_vwap_slope_stays_within_the_session(recorded, k):
+    """Until a session has k + 1 closed bars its slope is unavailable; from then on it
+    compares two VWAPs of the same session, never one of the session before the reset."""
+    params = IndicatorParams(vwap_slope_bars=k, broker_utc_offset_hours=2.0)
+    m5, m15 = recorded.m5, recorded.m15.tail(300)
+    ids = vwap.session_ids(m5.time, 0, 2.0)
+    reset = int(np.flatnonzero(np.diff(ids))[3]) + 1  # first bar of the 5th session
+    for held in range(1, k + 3):  # the session's first `held` bars have closed
+        end = reset + held
+        ind = compute(_rows(m5, max(end - 600, 0), end), m15, params)
+        if held <= k:
+            assert math.isnan(ind.vwap_slope), held
+            assert ind.available.vwap_volume  # the volume half of the layer still counts
+        else:
+            own = vwap.session_vwap(_rows(m5, reset, end), 0, 2.0)
+            assert ind.vwap_slope == pytest.approx((own[-1] - own[-1 - k]) / own[-1 - k])
+        assert ind.vwap == pytest.approx(vwap.session_vwap(_rows(m5, reset, end), 0, 2.0)[-1])
+
+
 # --- signed volume and delta ----------------------------------------------------------------
 
 

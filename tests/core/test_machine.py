@@ -21,7 +21,7 @@ from dtms.core.messages import (
     OpenHedge,
     Wait,
 )
-from dtms.core.policy import Policy
+from dtms.core.policy import InsteadOfHedge, Policy
 from dtms.core.score import FlipState
 from dtms.core.trade import TradeState, new_trade
 from dtms.core.types import Side, State
@@ -138,24 +138,39 @@ def test_flat_timer_fires_at_75_minutes_on_the_broker_clock_and_closes_all() -> 
     assert d.trade.close_reason.startswith("flat timer expired")
 
 
-def test_structure_resumes_hedged_to_recovering_closes_hedge_and_starts_recovery_timer() -> None:
+def _price_to(d: Driver, bid: float) -> None:
+    """Move the market (and the main position's current price) to ``bid``."""
+    assert d.main is not None
+    d.bid = bid
+    d.main = replace(d.main, price_current=bid)
+
+
+def test_price_back_beyond_the_hedge_entry_recovers_closes_hedge_and_starts_the_timer() -> None:
     d = _driver_in(State.HEDGED)
-    hedged_at = d.trade.hedge.opened_at  # type: ignore[union-attr]
-    # a BOS on a bar that closed when the hedge opened, or before, does not count
-    d.evaluate(0.0, at=hedged_at + 60, bos_in_favour=True, bar_time=int(hedged_at) - M15)
+    assert d.hedge is not None
+    hedged_at, entry = d.trade.hedge.opened_at, d.hedge.price_open  # type: ignore[union-attr]
+    _price_to(d, entry + 0.0001)
+    d.observe(at=hedged_at + 60)  # no M15 bar has closed since the hedge opened
     assert d.trade.state is State.HEDGED
-    d.evaluate(0.0, at=hedged_at + M15, bos_in_favour=True, bar_time=int(hedged_at) - M15 + 1)
+    _price_to(d, entry)  # back at the entry is not beyond it
+    d.evaluate(0.0, at=hedged_at + M15)
+    assert d.trade.state is State.HEDGED
+    _price_to(d, entry + 0.0001)
+    d.observe(at=hedged_at + M15 + 40)  # a snapshot is enough once a bar has closed
     assert d.trade.state is State.RECOVERING
     assert d.hedge is None and d.trade.hedge is None
     assert isinstance(d.sent[-1], ClosePosition)
-    assert d.trade.recovery_deadline == pytest.approx(d.now + 30 * 60)
+    assert d.trade.recovery_deadline is not None
     assert d.trade.flat_deadline is None
 
 
 @pytest.mark.parametrize(("total", "after"), [(1.0, State.HEALTHY), (0.99, State.CLOSED)])
 def test_recovery_timer_judges_the_latest_score_at_30_minutes(total: float, after: State) -> None:
     d = _driver_in(State.HEDGED)
-    d.evaluate(0.0, at=d.trade.hedge.opened_at + M15, bos_in_favour=True)  # type: ignore[union-attr]
+    assert d.hedge is not None
+    _price_to(d, d.hedge.price_open + 0.0001)
+    d.evaluate(0.0, at=d.trade.hedge.opened_at + M15)  # type: ignore[union-attr]
+    assert d.trade.state is State.RECOVERING
     deadline = d.trade.recovery_deadline
     assert deadline is not None
     d.evaluate(total, at=deadline - 60)
@@ -223,8 +238,11 @@ def test_main_vanished_without_hedge_closes_without_commands() -> None:
 
 
 def test_netting_account_refuses_the_hedge_once_and_clearly() -> None:
+    # with instead_of_hedge = none; the other replacements: test_guard_hedging.py
     d = _driver_in(State.WARNING_L2)
     d.account = NETTING
+    d.policy = replace(POLICY, actions=replace(POLICY.actions,
+                                               instead_of_hedge=InsteadOfHedge.NONE))
     first = d.evaluate(-7.0)
     second = d.evaluate(-7.0)
     assert d.trade.state is State.WARNING_L2

@@ -6,6 +6,8 @@ import dataclasses
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dtms.core.indicators import Availability, SymbolIndicators
 from dtms.core.regime import Adaptation, Regime
@@ -13,6 +15,7 @@ from dtms.core.score import FlipState, ScoreParams, score_trade
 from dtms.core.structure import Swing
 from dtms.core.types import Session, Side, Structure, Volatility
 from dtms.core.weights import LAYERS, Weights
+from tests.core.conftest import neutral_indicators
 
 P = ScoreParams()
 UNIT_WEIGHTS = Weights()
@@ -58,8 +61,8 @@ def swing(**flags: bool) -> Swing:
         ({}, 0.0, 0.0),
         ({"bos_up": True}, 3.0, -3.0),
         ({"bos_down": True}, -3.0, 3.0),
-        ({"bos_down": True, "choch_down": True}, -6.0, 3.0),
-        ({"bos_up": True, "choch_up": True}, 3.0, -6.0),
+        ({"bos_down": True, "choch_down": True}, -6.0, 6.0),
+        ({"bos_up": True, "choch_up": True}, 6.0, -6.0),
     ],
 )
 def test_structure_points(make_ind, flags, buy, sell):
@@ -70,6 +73,8 @@ def test_structure_points(make_ind, flags, buy, sell):
     assert result.bos_against is flags.get("bos_down", False)
     assert result.choch_against is flags.get("choch_down", False)
     assert result.layer("structure").normalised == buy / 6
+    sell = score_trade(ind, A, Side.SELL, NO_FLIP, P)
+    assert sell.choch_against is flags.get("choch_up", False)
 
 
 @pytest.mark.parametrize(
@@ -81,7 +86,9 @@ def test_structure_points(make_ind, flags, buy, sell):
         (0.55, -0.5),
         (0.5499, 0.0),
         (0.5, 0.0),
-        (0.3501, 0.0),
+        (0.4501, 0.0),
+        (0.45, 0.5),  # own side leans: the mirror of the 0.55 tilt
+        (0.3501, 0.5),
         (0.35, 1.0),
         (0.0, 1.0),
     ],
@@ -95,7 +102,7 @@ def test_volume_points_by_opposite_share(make_ind, opposite, points):
 
 @pytest.mark.parametrize(
     ("flip", "points"),
-    [(FlipState(against=True), -2.0), (FlipState(in_favour=True), 1.0), (NO_FLIP, 0.0)],
+    [(FlipState(against=True), -2.0), (FlipState(in_favour=True), 2.0), (NO_FLIP, 0.0)],
 )
 def test_vwap_flip_points(make_ind, flip, points):
     assert raw(make_ind(), Side.BUY, "vwap_volume", flip) == points
@@ -113,11 +120,15 @@ def test_no_volume_scores_no_volume_points(make_ind):
     ("rsi", "points"),
     [
         ((50.0, 47.0, 44.9), -2.0),  # below 45 and falling
-        ((50.0, 47.0, 45.0), 0.0),  # at the threshold is not below it
+        ((50.0, 47.0, 45.0), -1.0),  # at the threshold is not below it: only below 50
         ((50.0, 44.0, 44.0), 0.0),  # flat last step is not falling
         ((40.0, 44.0, 42.0), 0.0),  # not falling over both bars
-        ((60.0, 65.0, 70.1), -1.0),  # above 70 and rising: stretched
-        ((60.0, 65.0, 70.0), 1.0),  # at 70 it is strength, not stretch
+        ((40.0, 30.0, 20.0), -2.0),  # far below and falling: still weak (no "stretch" rule)
+        ((52.0, 50.0, 49.9), -1.0),  # below the midline and falling
+        ((52.0, 50.0, 50.0), 0.0),
+        ((60.0, 65.0, 70.1), 2.0),  # above 100 - 45 and rising: the mirror of weak
+        ((50.0, 52.0, 55.1), 2.0),
+        ((50.0, 52.0, 55.0), 1.0),  # at 55 it is only past the midline
         ((40.0, 45.0, 50.1), 1.0),  # above 50 and rising
         ((40.0, 45.0, 50.0), 0.0),
         ((55.0, 52.0, 60.0), 0.0),  # not rising over both bars
@@ -133,16 +144,19 @@ def test_rsi_points(make_ind, rsi, points):
 def test_rsi_threshold_comes_from_the_adaptation(make_ind):
     ind = make_ind(rsi=(50.0, 45.0, 42.0))
     assert raw(ind, Side.BUY, "momentum") == -2.0
-    assert raw(ind, Side.BUY, "momentum", adapt_=adaptation(rsi=40.0)) == 0.0
+    assert raw(ind, Side.BUY, "momentum", adapt_=adaptation(rsi=40.0)) == -1.0  # midline only
     # A SELL reads the threshold at 100 - 40 = 60.
     assert (
         raw(make_ind(rsi=(50.0, 55.0, 58.0)), Side.SELL, "momentum", adapt_=adaptation(rsi=40.0))
-        == 0.0
+        == -1.0
     )
     assert (
         raw(make_ind(rsi=(50.0, 55.0, 60.5)), Side.SELL, "momentum", adapt_=adaptation(rsi=40.0))
         == -2.0
     )
+    # ... and the BUY's strength starts at 100 - 40 = 60 too
+    assert raw(make_ind(rsi=(50.0, 55.0, 60.5)), Side.BUY, "momentum",
+               adapt_=adaptation(rsi=40.0)) == 2.0
 
 
 @pytest.mark.parametrize(
@@ -165,12 +179,12 @@ def test_macd_histogram_points(make_ind, hist, buy, sell):
 @pytest.mark.parametrize(
     ("fast", "slow", "buy", "sell"),
     [
-        (1e-4, -1e-4, -1.5, -1.5),
-        (-1e-4, 1e-4, -1.5, -1.5),
+        (1e-4, -1e-4, 1.5, -1.5),  # fast turned up against a falling slow: a BUY's turn
+        (-1e-4, 1e-4, -1.5, 1.5),  # fast turned down against a rising slow
         (-1e-4, -1e-4, -1.0, 1.0),
-        (-1e-4, 0.0, -1.0, 0.0),
+        (-1e-4, 0.0, 0.0, 0.0),  # a zero slope is neither: 0
         (1e-4, 1e-4, 1.0, -1.0),
-        (1e-4, 0.0, 0.0, -1.0),
+        (1e-4, 0.0, 0.0, 0.0),
         (0.0, 1e-4, 0.0, 0.0),
         (0.0, 0.0, 0.0, 0.0),
     ],
@@ -203,7 +217,8 @@ EXACT = dataclasses.replace(P, candle_body_ratio=0.75, candle_range_atr=0.5)
         (8.0, 8.0, 4.0, 5.0, 8.0, 5.0, -1.0),  # closed at VWAP: not through it
         (8.0, 8.0, 4.0, 5.25, 8.0, 6.5, 0.0),  # body below 3/4 of the range
         (8.0, 8.0, 4.0, 5.0, 8.5, 6.5, 0.0),  # range below 0.5 x ATR
-        (5.0, 8.0, 4.0, 8.0, 8.0, 6.5, 1.0),  # bullish conviction candle
+        (5.0, 8.0, 4.0, 8.0, 8.0, 4.5, 1.0),  # bullish conviction candle
+        (5.0, 8.0, 4.0, 8.0, 8.0, 6.5, 2.0),  # bullish, opened below VWAP, closed above it
         (6.0, 8.0, 4.0, 6.0, 8.0, 6.0, 0.0),  # doji
         (6.0, 6.0, 6.0, 6.0, 8.0, 6.0, 0.0),  # no range at all
     ],
@@ -272,7 +287,7 @@ def test_bar_time_is_the_m15_bar(make_ind):
 
 @pytest.mark.parametrize(
     "kw",
-    [{"light_share": 0.6}, {"tilt_share": 0.7}, {"analysis_weak": 3.0}, {"confluence_medium": 5}],
+    [{"tilt_share": 0.5}, {"tilt_share": 0.7}, {"analysis_weak": 3.0}, {"confluence_medium": 5}],
 )
 def test_params_reject_inconsistent_thresholds(kw):
     with pytest.raises(ValueError):
@@ -321,3 +336,46 @@ def test_analysis_mentions_hedge_confluence(make_ind):
     result = score_trade(ind, A, Side.BUY, FlipState(against=True), P)
     assert result.hedge_confluence
     assert "Hedge confluence" in result.analysis
+
+
+# --- antisymmetry: a SELL scores the negation of a BUY on the same bars ---------------------
+
+_levels = st.sampled_from([0.0, 1e-5, -1e-5, 3e-4, -3e-4])
+_rsi = st.floats(0.0, 100.0, allow_nan=False)
+_share = st.floats(0.0, 1.0)
+_price = st.sampled_from([1.0990, 1.0995, 1.1000, 1.1005, 1.1010])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    flags=st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans()),
+    rsi=st.tuples(_rsi, _rsi, _rsi),
+    hist=st.tuples(_levels, _levels, _levels, _levels),
+    slopes=st.tuples(_levels, _levels),
+    delta_z=st.floats(-3.0, 3.0),
+    sell_share=_share,
+    candle=st.tuples(_price, _price, _price),
+    flip=st.sampled_from([(False, False), (True, False), (False, True)]),
+    rsi_threshold=st.sampled_from([40.0, 45.0]),
+)
+def test_every_layer_is_antisymmetric(
+    flags, rsi, hist, slopes, delta_z, sell_share, candle, flip, rsi_threshold
+):
+    """Specification §3, symmetry: on the same indicators, with the flip memory a BUY and a
+    SELL opened together would have (one's flip against is the other's flip in favour), each
+    layer of the SELL is exactly the negation of the BUY's."""
+    o, c, vwap = candle
+    ind = neutral_indicators(
+        swing=swing(bos_up=flags[0], bos_down=flags[1], choch_up=flags[2], choch_down=flags[3]),
+        rsi=rsi, macd_hist=hist, ema_fast_slope=slopes[0], ema_slow_slope=slopes[1],
+        delta_z=delta_z, buy_volume=(1 - sell_share) * 1000, sell_volume=sell_share * 1000,
+        m5_open=o, m5_close=c, m5_high=max(o, c) + 1e-5, m5_low=min(o, c) - 1e-5, atr_m5=1e-5,
+        vwap=vwap,
+    )
+    a = adaptation(rsi=rsi_threshold)
+    against, in_favour = flip
+    buy = score_trade(ind, a, Side.BUY, FlipState(against=against, in_favour=in_favour), P)
+    sell = score_trade(ind, a, Side.SELL, FlipState(against=in_favour, in_favour=against), P)
+    for b, s in zip(buy.layers, sell.layers, strict=True):
+        assert b.raw == -s.raw, b.name
+    assert buy.total == pytest.approx(-sell.total, abs=1e-12)

@@ -112,11 +112,15 @@ def test_update_flip_is_idempotent_per_bar(make_ind):
     assert update_flip(once, older, Side.BUY, A, P) is once
 
 
-def test_no_vwap_means_no_flip(make_ind):
-    flip = FlipState(adverse_crosses=5, against=True)
-    ind = make_ind(m5_time=T0, vwap=math.nan, vwap_slope=math.nan)
-    after = update_flip(flip, ind, Side.BUY, A, P)
-    assert (after.against, after.adverse_crosses) == (False, 5)
+@pytest.mark.parametrize("on", [True, False])
+def test_without_a_slope_a_flip_is_not_judged(make_ind, on):
+    """A session's first k bars (or no VWAP at all) have no slope: a flip neither starts nor
+    ends there, whatever the cross counter says."""
+    flip = FlipState(adverse_crosses=5, against=on)
+    for vwap in (math.nan, 1.2):
+        ind = make_ind(m5_time=T0, m5_close=1.1, vwap=vwap, vwap_slope=math.nan)
+        after = update_flip(flip, ind, Side.BUY, A, P)
+        assert after.against is on and not after.in_favour
 
 
 # --- confluence -----------------------------------------------------------------------------

@@ -293,3 +293,30 @@ async def test_another_manager_with_dtms_magic_halts_both_and_neither_acts_again
         later = [d for d in a.sim.history_deals_get(int(halted_at) + 5, int(a.now()) + 1)
                  or () if d.magic == MAGIC]
         assert later == []  # neither acts once halted
+
+
+# ----------------------------------------------------------------------------- exact numbers
+
+
+async def test_the_hedge_stop_sits_exactly_half_an_atr_from_its_fill_and_scores_are_the_triggers(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with simulated(tmp_path, autojump_clock) as h:
+        ticket, mid = open_trade(h.sim, "EURUSD", "BUY", 1.0, stop_pips=150)
+        path(h.sim, "EURUSD", h.now(), mid, GRIND)
+        await h.until(lambda: h.state(ticket) is State.HEDGED, within=4 * HOUR, what="HEDGED")
+        feed = h.app.supervisor.feeds["EURUSD"]
+        assert feed.indicators is not None and feed.spec is not None
+        atr, point = feed.indicators.atr_m15, feed.spec.point
+        (hedge,) = h.hedges_of(ticket)
+        # a SELL hedge fills at the bid; its stop is 0.5 ATR above that price, no spread added
+        assert abs((hedge.sl - hedge.price_open) - 0.5 * atr) <= point + 1e-9
+    rows = _rows(tmp_path, "SELECT type, score FROM actions WHERE ticket=? ORDER BY ts, rowid",
+                 ticket)
+    triggers = _rows(tmp_path, "SELECT rule, score FROM transitions WHERE ticket=? ORDER BY id",
+                     ticket)
+    by_rule = dict(triggers)
+    scores = dict((kind, score) for kind, score in rows)
+    assert scores["tighten_sl"] == by_rule["warning_l1"] <= -2
+    assert scores["partial_close"] == by_rule["warning_l2"] <= -4
+    assert scores["open_hedge"] == by_rule["hedge"]

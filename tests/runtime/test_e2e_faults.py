@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ import trio.testing
 
 from dtms.broker import constants as C
 from dtms.broker.sim import MarginMode, SimSettings
+from dtms.config import Settings
+from dtms.core.policy import InsteadOfHedge
 from dtms.core.types import State
 
 from .harness import HOUR, Harness, OnSend, journal_rows, open_trade, path, simulated
@@ -76,7 +79,10 @@ async def test_hedge_stopped_out_returns_the_trade_to_l2_and_clears_the_flat_tim
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     async with simulated(tmp_path, autojump_clock) as h:
-        ticket = await _start(h, [(0, 0), (135, -42), (150, -41), (165, -20), (400, -15)])
+        # the price slides on after the hedge (never back beyond its entry, which would recover
+        # the trade), then jumps over the hedge's stop between two snapshots
+        ticket = await _start(h, [(0, 0), (135, -42), (150, -45), (170, -47), (170.02, -15),
+                                  (400, -15)])
         await h.until(lambda: h.state(ticket) is State.HEDGED, within=4 * HOUR, what="HEDGED")
         hedge = h.hedges_of(ticket)[0]
         await h.until(lambda: h.position(hedge.ticket) is None, within=HOUR, what="hedge SL")
@@ -156,8 +162,12 @@ async def test_gateway_disconnect_mid_run_reconnects_and_reconciles_without_dupl
 async def test_netting_account_refuses_the_hedge_once_and_clearly(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
+    # with instead_of_hedge = none (the replacements: test_e2e_guard_hedging.py)
     netting = SimSettings(margin_mode=MarginMode.NETTING)
-    async with simulated(tmp_path, autojump_clock, sim_settings=netting) as h:
+    refuse = Settings()
+    refuse = replace(refuse, actions=replace(refuse.actions,
+                                             instead_of_hedge=InsteadOfHedge.NONE))
+    async with simulated(tmp_path, autojump_clock, sim_settings=netting, settings=refuse) as h:
         ticket = await _start(h, [(0, 0), (135, -42), (400, -55)])
         await h.until(lambda: h.state(ticket) is State.WARNING_L2, within=4 * HOUR, what="L2")
         await trio.sleep(2 * HOUR)  # several deep checks with the score <= -6

@@ -442,3 +442,12 @@ async def test_a_close_or_hedge_drops_a_stop_change_still_queued_for_its_positio
     sent = [arg["position"] for _, _, arg in terminal.calls("order_send")]
     assert sent == [5, 6]  # the close, then the other position's stop change
     assert gateway.statistics().superseded == 1
+
+
+def test_on_an_accelerated_clock_the_gateways_waits_stay_real_seconds() -> None:
+    base = GatewaySettings()
+    fast = base.in_real_seconds(240.0)
+    assert fast.read_deadline == base.read_deadline * 240  # still 10 real seconds
+    assert fast.reconnect_initial_backoff == base.reconnect_initial_backoff * 240
+    assert fast.deadline_for(Priority.CLOSE) == base.close_deadline * 240
+    assert base.in_real_seconds(1.0) is base

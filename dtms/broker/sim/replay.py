@@ -3,8 +3,9 @@
 The file is tab-separated (commas and semicolons are accepted too) with the header
 ``<DATE> <TIME> <OPEN> <HIGH> <LOW> <CLOSE> <TICKVOL> <VOL> <SPREAD>``; D1 exports have no
 ``<TIME>`` column. Dates look like ``2024.01.02`` and times like ``00:05:00``, in broker time.
-``<TICKVOL>``, ``<VOL>`` and ``<SPREAD>`` may be missing. Every problem with the file is one
-``ValueError`` naming the file, the line and what is wrong.
+``<TICKVOL>``, ``<VOL>`` and ``<SPREAD>`` may be missing. A gzip-compressed file (``.gz``) is
+read as the text it holds. Every problem with the file is one ``ValueError`` naming the file,
+the line and what is wrong.
 
 Inside each bar, ticks walk open -> nearer extreme -> farther extreme -> close, linearly, at
 evenly spaced times within the bar, as MT5's tester does from OHLC. Their count is the bar's
@@ -14,7 +15,9 @@ them carry the file's open, high, low, close and spread.
 
 from __future__ import annotations
 
+import gzip
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +28,11 @@ from dtms.broker.sim.process import I32, I64
 
 F64 = npt.NDArray[np.float64]
 
-_SOURCE_FRAMES = (60, 300, 900, 1800, 3600, 14_400, 86_400)
+_SOURCE_FRAMES = (
+    60, 120, 180, 240, 300, 360, 600, 720, 900, 1200, 1800, 3600, 7200, 10_800, 14_400, 21_600,
+    28_800, 43_200, 86_400,
+)
+"""Bar lengths of MT5's timeframes from M1 to D1, in seconds."""
 _REQUIRED = ("DATE", "OPEN", "HIGH", "LOW", "CLOSE")
 
 
@@ -57,6 +64,11 @@ def _decode(path: str) -> str:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise ValueError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
+    if raw.startswith(b"\x1f\x8b"):
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ValueError(f"{path}: the gzip file is damaged ({exc})") from exc
     try:
         if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
             return raw.decode("utf-16")
@@ -92,6 +104,15 @@ def _numbers(path: str, col: str, cells: list[str], lines: list[int]) -> F64:
 def _epoch_seconds(
     path: str, dates: list[str], times: list[str] | None, lines: list[int]
 ) -> I64:
+    try:  # the whole column at once; a bad cell falls back to the row loop that names it
+        iso = np.char.replace(np.char.replace(np.array(dates), ".", "-"), "/", "-")
+        days = iso.astype("datetime64[D]").astype(np.int64)
+        secs = np.zeros(len(dates), dtype=np.int64)
+        if times is not None:
+            secs = _clock_column(times)
+        return days * 86_400 + secs
+    except ValueError:
+        pass
     days = np.empty(len(dates), dtype=np.int64)
     secs = np.zeros(len(dates), dtype=np.int64)
     for k, (cell, line) in enumerate(zip(dates, lines, strict=True)):
@@ -103,6 +124,23 @@ def _epoch_seconds(
         if times is not None:
             secs[k] = _clock_seconds(path, times[k], line)
     return days * 86_400 + secs
+
+
+def _clock_column(times: list[str]) -> I64:
+    """Seconds of the day of ``HH:MM[:SS]`` cells; ValueError on any cell that is not one."""
+    parts = np.char.partition(np.array(times), ":")
+    rest = np.char.partition(parts[:, 2], ":")
+    h, m = parts[:, 0], rest[:, 0]
+    s = np.where(rest[:, 2] == "", "0", rest[:, 2])
+    if (parts[:, 1] != ":").any() or np.char.count(rest[:, 2], ":").any():
+        raise ValueError("not a time")
+    hours, minutes, seconds = (np.char.strip(a) for a in (h, m, s))
+    if not all(np.char.isdigit(a).all() for a in (hours, minutes, seconds)):
+        raise ValueError("not a time")
+    hh, mm, ss = (a.astype(np.int64) for a in (hours, minutes, seconds))
+    if ((hh >= 24) | (mm >= 60) | (ss >= 60)).any():
+        raise ValueError("out of range")
+    return hh * 3600 + mm * 60 + ss
 
 
 def _clock_seconds(path: str, cell: str, line: int) -> int:
@@ -137,14 +175,13 @@ def read_mt5_csv(path: str | os.PathLike[str], default_spread: int) -> ReplayBar
     data = rows[1:]
     if not data:
         raise _bad(name, head_line + 1, "no bars after the header")
-    cells: dict[str, list[str]] = {c: [] for c in cols}
     lines = [ln for ln, _ in data]
-    for line, text_row in data:
-        fields = text_row.rstrip(" ").split(sep) if sep else [text_row]
+    split = [t.rstrip(" ").split(sep) if sep else [t] for _, t in data]
+    for (line, _), fields in zip(data, split, strict=True):
         if len(fields) != len(cols):
             raise _bad(name, line, f"expected {len(cols)} fields, found {len(fields)}")
-        for col, value in zip(cols, fields, strict=True):
-            cells[col].append(value.strip())
+    columns = list(zip(*split, strict=True))  # one tuple per column, in header order
+    cells: dict[str, list[str]] = {c: [v.strip() for v in columns[k]] for k, c in enumerate(cols)}
     time = _epoch_seconds(name, cells["DATE"], cells.get("TIME"), lines)
     o, h, lo, c = (_numbers(name, k, cells[k], lines) for k in ("OPEN", "HIGH", "LOW", "CLOSE"))
     n = len(lines)
