@@ -45,11 +45,13 @@ class Limits:
     partial_close_max: int
     partial_close_ratio: float
     volume_step: float = 0.01
+    route_slack: float = 0.0
+    """Broker seconds the route's round trips take (real seconds times the run's speed)."""
 
     @property
     def orphan_grace(self) -> float:
         """Running seconds an orphan hedge may outlive its main."""
-        return self.orphan_grace_cycles * self.cycle_seconds
+        return self.orphan_grace_cycles * self.cycle_seconds + self.route_slack
 
 
 Check = Callable[[Evidence, Limits], list[Violation]]

@@ -109,23 +109,32 @@ def read_journal(path: Path) -> Journaled:
 @dataclass(frozen=True, slots=True)
 class Uptime:
     """When dtms was running and looking, in broker time: from each process's first heartbeat
-    to its end."""
+    to its end, less the terminal link's outages (from the outage until a client's
+    ``initialize()`` brought the link back: nobody can act on the account in between)."""
 
     spans: tuple[tuple[float, float], ...]
+    link_down: tuple[tuple[float, float], ...] = ()
 
     def running(self, start: float, end: float) -> float:
-        """Seconds within [start, end] during which dtms was running."""
-        total = 0.0
-        for a, b in self.spans:
-            lo, hi = max(a, start), min(b, end)
-            if hi > lo:
-                total += hi - lo
-        return total
+        """Seconds within [start, end] during which dtms was running with a link."""
+        return _overlap(self.spans, start, end) - sum(
+            _overlap(self.spans, max(a, start), min(b, end)) for a, b in self.link_down
+            if min(b, end) > max(a, start))
 
     @property
     def first(self) -> float:
         """When the first process started looking."""
         return self.spans[0][0] if self.spans else INF
+
+
+def _overlap(spans: tuple[tuple[float, float], ...], start: float, end: float) -> float:
+    """Seconds of [start, end] inside the (disjoint) spans."""
+    total = 0.0
+    for a, b in spans:
+        lo, hi = max(a, start), min(b, end)
+        if hi > lo:
+            total += hi - lo
+    return total
 
 
 @dataclass(frozen=True, slots=True)

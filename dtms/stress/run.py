@@ -52,6 +52,8 @@ class Session:
     kills_done: int = 0
     baseline_rss: int | None = None
     shock: ShockTimes | None = None
+    link_down: tuple[tuple[float, float], ...] = ()
+    """The terminal link's outages (lost, restored), broker time; none known on a terminal."""
 
 
 def execute(opts: Options, settings: Settings, progress: ProgressLine) -> dict[str, Any]:
@@ -167,6 +169,7 @@ def _trade_and_judge(s: Session, trader: Trader, config: Path, port: int, latenc
     now = trader.now()
     facts = read_facts(trader.broker, s.plan.symbols, t0 - 3600, now)
     s.stop_samples.append((now, stops_of(trader.broker) or {}))
+    s.link_down = trader.link_outages()
     obs.finish()
     return result_of(s, facts, obs, dut, opened, order_latency=latency, faults=faults)
 
@@ -204,7 +207,7 @@ def _evidence(s: Session, facts: BrokerFacts, obs: Observer, dut: DtmsUnderTest,
                       (ended - float(last["heartbeat_wall"])) * scale))
     journal = read_journal(s.work / "dtms.sqlite3")
     return Evidence(
-        broker=facts, journal=journal, uptime=Uptime(tuple(spans)), lives=lives_of(facts.deals),
+        broker=facts, journal=journal, uptime=Uptime(tuple(spans), s.link_down), lives=lives_of(facts.deals),
         stop_samples=tuple(s.stop_samples), managed=managed,
         ignored_magics=frozenset(s.settings.stress.ignored_magics),
         dtms_magic=s.settings.actions.magic, tracebacks=tuple(obs.traceback_lines),
@@ -216,7 +219,8 @@ def _result(s: Session, ev: Evidence, obs: Observer, latency: float, faults: str
     st = s.settings
     lim = Limits(st.supervisor.cycle_seconds, st.stress.orphan_grace_cycles,
                  st.market_data.stale_tick_seconds, st.actions.partial_close_max,
-                 st.actions.partial_close_ratio)
+                 st.actions.partial_close_ratio,
+                 route_slack=st.stress.orphan_grace_real_seconds * s.opts.speed)
     violations = verdict(ev, lim)
     hedges = measure.hedge_latencies(ev)
     burst = measure.burst(ev, s.shock.deciding_close if s.shock else None, latency)

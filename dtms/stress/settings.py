@@ -60,6 +60,11 @@ class StressSettings:
         3.0, "an orphan hedge closed within this many dtms cycles of its main is no violation",
         gt=0,
     )
+    orphan_grace_real_seconds: float = knob(
+        1.0, "real seconds added to that grace: confirming a vanish and sending the close are "
+        "round trips over the route, which take real time however fast the broker's clock runs",
+        ge=0, le=60,
+    )
     sample_seconds: float = knob(
         0.5, "real seconds between two samples of dtms's status and memory", gt=0, le=60
     )

@@ -152,6 +152,12 @@ class Trader:
             return float(self.control.market.now)
         return float(getattr(tick, "time_msc", 0) / 1000.0 or getattr(tick, "time", 0.0))
 
+    def link_outages(self) -> tuple[tuple[float, float], ...]:
+        """The simulated terminal's link outages so far (lost, restored); () on a terminal."""
+        if self.control is None:
+            return ()
+        return tuple((float(a), float(b)) for a, b in self.control.scenario.link_outages())
+
     def info(self, symbol: str) -> Any:
         """The symbol's properties (read once)."""
         if symbol not in self._infos:

@@ -122,6 +122,15 @@ def test_an_orphan_while_no_dtms_ran_is_not_dtms_s_fault() -> None:
     assert verdict(evidence(deals, uptime=down), LIMITS) == []
 
 
+def test_an_orphan_while_the_terminal_link_was_down_waits_for_the_link() -> None:
+    deals = [d for d in clean_deals() if not (d.position_id == 200 and d.entry == OUT)]
+    deals.append(deal(560, 200, OUT, 0.03, DTMS))  # main closed at 490
+    outage = Uptime(((5.0, 640.0),), link_down=((488.0, 556.0),))  # lost, then restored
+    assert verdict(evidence(deals, uptime=outage), LIMITS) == []
+    short = Uptime(((5.0, 640.0),), link_down=((488.0, 500.0),))  # back long before the close
+    assert kinds(verdict(evidence(deals, uptime=short), LIMITS)) == ["orphan hedge"]
+
+
 def test_a_managed_position_the_journal_never_saw() -> None:
     deals = [*clean_deals(), deal(10, 102, IN, 0.1, EA)]
     found = verdict(evidence(deals, managed=frozenset({100, 101, 102})), LIMITS)
