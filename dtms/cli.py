@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("sim-server", add_help=False,
                    help="serve the simulated broker over rpyc classic on 127.0.0.1 "
                    "(see dtms sim-server --help)")
+    sub.add_parser("stress", add_help=False,
+                   help="stress-test dtms in a market shock with faults and kills, and check "
+                   "what it did (see dtms stress --help)")
     sub.add_parser("replay", add_help=False,
                    help="what dtms would have done to your trades, on recorded bars "
                    "(see dtms replay --help)")
@@ -106,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except DtmsError as exc:
             print(f"dtms sim-server: {exc}", file=sys.stderr)
             return EXIT_USER_ERROR
+    if args_list[:1] == ["stress"]:
+        from dtms.stress.cli import main as stress_main
+
+        return stress_main(args_list[1:])
     if args_list[:1] == ["replay"]:
         from dtms.replay.cli import main as replay_main
 

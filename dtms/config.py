@@ -37,6 +37,7 @@ from dtms.runtime.settings import (
     SimRunSettings,
     SupervisorSettings,
 )
+from dtms.stress.settings import StressSettings
 
 DEFAULT_PATH = "config.toml"
 HEADER = """\
@@ -84,6 +85,7 @@ class Settings:
     market_data: MarketDataSettings = field(default_factory=MarketDataSettings)
     journal: JournalSettings = field(default_factory=JournalSettings)
     logging: LogSettings = field(default_factory=LogSettings)
+    stress: StressSettings = field(default_factory=StressSettings)
     replay: ReplaySettings = field(default_factory=ReplaySettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)

@@ -45,6 +45,7 @@ class Wait(enum.Enum):
     FROZEN = "the position is inside the freeze level"
     TRADING_DISABLED = "trading is disabled (AutoTrading off)"
     NOT_SENT = "the request was not sent (its deadline passed in the queue)"
+    LOST = "the request was lost on the way (its outcome unknown, not executed at the broker)"
     CHANGED = "the position changed since the decision"
     HALTED = "dtms halted its actions"
     WIDE_SPREAD = "the spread is far above its typical value"

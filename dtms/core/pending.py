@@ -10,7 +10,9 @@ holds its commands and what became of each. An outcome event moves one command o
 * FAILED — refused for good. A close refused with 10036 (position closed) may simply mean the
   position is already gone: it is confirmed from the snapshot like a DONE close.
 * UNKNOWN — never re-sent. Snapshots taken ``unknown_settle_seconds`` later decide by what
-  exists: a position the runtime links to this trade's hedge means the hedge was opened.
+  exists: a position the runtime links to this trade's hedge means the hedge was opened. One
+  that did not execute was lost on the way (a link outage), not refused: it becomes a wait
+  (``Wait.LOST``) and is re-planned from fresh facts at the next check, not at the next bar.
 * BLOCKED — not sent, or refused for a passing reason (market closed, stale data, a frozen
   position, AutoTrading off, a deadline passed in the queue). A wait, not a failure: it never
   counts toward giving up, and the trade re-plans from fresh facts once the cause is gone.
@@ -166,11 +168,12 @@ def resolve(trade: TradeState, f: Facts, policy: Policy
     for index, item in enumerate(pending.commands):
         if item.status is CommandStatus.UNKNOWN and f.at >= item.since + m.unknown_settle_seconds:
             executed, found = _executed(item, f)
-            if not executed:
+            if not executed:  # lost on the way, not refused: re-planned, never counted
                 item = replace(
                     item,
-                    status=CommandStatus.FAILED,
+                    status=CommandStatus.BLOCKED,
                     reason=f"{item.reason}; not found at the broker: not executed",
+                    wait=Wait.LOST,
                 )
             else:
                 item = replace(item, status=CommandStatus.DONE)

@@ -270,7 +270,8 @@ class TradeActor:
     def _record_resolution(self, item: InFlight, at: float) -> None:
         """Journal how a command whose outcome was unknown (or unconfirmed) ended."""
         done = item.status is CommandStatus.DONE
-        status = "done" if done else "failed"
+        status = {CommandStatus.DONE: "done", CommandStatus.BLOCKED: "blocked"}.get(item.status,
+                                                                                   "failed")
         how = "confirmed by the broker snapshot" if done else item.reason
         self.log.info(f"#{self.ticket} {item.command.action.value}: {status}, {how}")
         ticket = item.ticket or None

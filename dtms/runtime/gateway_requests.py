@@ -166,11 +166,18 @@ class RequestQueue:
 
     def oldest_read(self) -> Request | None:
         """The READ request that has waited longest, if any is queued."""
+        self._prune_reads()
+        return self._reads[0] if self._reads else None
+
+    def _prune_reads(self) -> None:
+        """Forget the reads at the head of the line that left it. Every read passes through
+        here once it is taken, so the line holds only reads still waiting (and the few served
+        out of order behind one): a finished request, and the broker's answer it carries, is
+        never kept alive by the queue."""
         reads = self._reads
         while reads and (reads[0].state is not State.QUEUED or reads[0].priority
                          is not Priority.READ):
             reads.popleft()
-        return reads[0] if reads else None
 
     def supersede(self, key: Hashable) -> Request | None:
         """Take out of line the queued request with ``key`` (its callers learn it was not
@@ -194,6 +201,7 @@ class RequestQueue:
         if key is not None and self._by_key.get(key) is request:
             del self._by_key[key]
         request.state = State.IN_FLIGHT
+        self._prune_reads()
 
     def drop(self, request: Request) -> None:
         """Take a queued request out of line for good (nobody will send it)."""

@@ -75,8 +75,7 @@ class Heartbeat:
                 "actions_unknown": c.actions_unknown, "by_action": c.by_action,
             },
             "last_check_at": c.last_check_at,
-            "last_snapshot_at": sup.last_report.at if sup.last_report and sup.last_report.ok
-            else None,
+            "last_snapshot_at": sup.last_snapshot_at,
             "data_health": _health(sup, now),
             "gateway": plain_stats(sup.ctx.gateway.statistics()),
             "identity": {

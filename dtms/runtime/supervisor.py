@@ -81,6 +81,8 @@ class Supervisor:
         self.active_symbols: set[str] = set()
         self.cycles = 0
         self.last_report: CycleReport | None = None
+        self.last_snapshot_at: float | None = None
+        """Broker time of the last snapshot that succeeded (a failed one leaves it)."""
         self.cycle_times = CycleTimes()
         self.ownership = Ownership(ctx.policy.actions, settings.ignore_magics)
         self.presence = Presence(ctx.gateway, confirm_snapshots=settings.vanish_confirm_snapshots,
@@ -241,6 +243,7 @@ class Supervisor:
                              new_bars, gw.statistics().calls_total - calls0, delivered,
                              trio.current_time() - started, len(rec.carried))
         self.last_report = report
+        self.last_snapshot_at = now
         return report
 
     def _watched(self, trades: dict[int, TradeState]) -> set[int]:

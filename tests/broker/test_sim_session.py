@@ -47,6 +47,21 @@ def test_shutdown_detaches_until_initialize(sim: SimBroker) -> None:
     assert sim.account_info() is not None
 
 
+def test_the_link_s_outages_are_kept_until_a_client_brings_it_back(
+    sim: SimBroker, clock: ManualClock
+) -> None:
+    t0 = clock()
+    sim.scenario.ipc_outage(30)
+    clock.advance(40)
+    assert sim.scenario.link_outages() == [(t0, float("inf"))]  # nobody reconnected yet
+    assert sim.initialize() is True
+    clock.advance(5)
+    sim.scenario.ipc_outage(10)
+    clock.advance(12)
+    assert sim.initialize() is True
+    assert sim.scenario.link_outages() == [(t0, t0 + 40), (t0 + 45, t0 + 57)]
+
+
 def test_initialize_checks_the_account_and_argument_types(clock: ManualClock) -> None:
     sim = make_sim(clock, initialize=False)
     assert sim.initialize(login=123, password="x", server="dtms-Sim") is False

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from dtms.core.machine import TABLE, Rule, step
+from dtms.core.machine import TABLE, Rule, step, wants_recheck
 from dtms.core.messages import (
     ActionDone,
     ActionFailed,
@@ -310,13 +310,17 @@ def test_unknown_hedge_outcome_is_resolved_from_the_snapshot_not_resent() -> Non
     assert [c for c in d.sent if isinstance(c, OpenHedge)] == []  # never re-sent
 
 
-def test_unknown_outcome_not_found_counts_as_not_executed() -> None:
+def test_unknown_outcome_not_found_was_lost_and_is_replanned_at_the_next_check() -> None:
     d = _driver_in(State.WARNING_L2)
     (cmd,) = d.evaluate(-6.0, auto=False).commands
     d._apply(step(d.trade, ActionUnknown(cmd.id, d.now, "timeout"), POLICY))
     d.observe(at=d.now + 5)
     assert d.trade.state is State.WARNING_L2 and d.trade.pending is None
-    assert d.trade.failures_of(cmd.action) == 1
+    # lost on the way (not executed), not refused: nothing counted, a wait re-planned at the
+    # next check rather than after the next bar
+    assert d.trade.failures_of(cmd.action) == 0
+    assert d.trade.blocked is not None and d.trade.blocked.wait is Wait.LOST
+    assert wants_recheck(d.trade, None, None, d.now + 10, POLICY)
 
 
 def test_done_close_waits_for_the_snapshot_and_tolerates_the_listing_lag() -> None:

@@ -238,7 +238,7 @@ async def test_another_ea_trading_with_dtms_magic_halts_dtms(
 ) -> None:
     foreign = _quirky(foreign_magic=MAGIC, foreign_orders_per_hour=2.0)
     async with simulated(tmp_path, autojump_clock, sim_settings=foreign) as h:
-        _, mid = open_trade(h.sim, "EURUSD", "BUY", 1.0, stop_pips=150)
+        _ticket, mid = open_trade(h.sim, "EURUSD", "BUY", 1.0, stop_pips=150)
         path(h.sim, "EURUSD", h.now(), mid, GRIND)
         await h.until(lambda: bool(h.app.supervisor.halted), within=6 * HOUR, what="halted")
         assert "dtms's magic" in h.app.supervisor.halted

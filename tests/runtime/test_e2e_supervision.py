@@ -11,7 +11,9 @@ import trio.testing
 
 from dtms.core.trade import TradeState
 from dtms.core.types import State
+from dtms.config import Settings
 from dtms.runtime.actor import ActorContext, CycleInput, TradeActor
+from dtms.runtime.heartbeat import Heartbeat
 from dtms.status import get_system_status, get_trade_status
 
 from .harness import HOUR, journal_rows, open_trade, path, simulated
@@ -94,3 +96,23 @@ async def test_restart_resumes_every_trade_and_closes_those_closed_while_down(
     rules = [r[0] for r in journal_rows(tmp_path, "SELECT rule FROM transitions WHERE ticket=? "
                                         "ORDER BY id", hedged)]
     assert rules.count("hedge") == 1 and rules[-1] == "flat_timer_expired"
+
+
+async def test_a_failed_snapshot_leaves_the_last_good_one_in_the_status(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with simulated(tmp_path, autojump_clock) as h:
+        open_trade(h.sim, "EURUSD", "BUY", 0.1, stop_pips=300)
+        sup = h.app.supervisor
+        await h.until(lambda: len(sup.actors) == 1, within=60, what="the actor")
+        good = sup.last_snapshot_at
+        assert good is not None
+        h.sim.scenario.fail_next("positions_get", last_error=(-10004, "No IPC connection"))
+        await h.until(lambda: sup.last_report is not None and not sup.last_report.ok,
+                      within=60, what="a failed snapshot")
+        # the status still says when dtms last saw the account (never "no snapshot yet")
+        beat = Heartbeat(sup, h.app.journal, "sim", 0.0, 1.0, Settings())
+        assert beat.status(active=True)["last_snapshot_at"] == sup.last_snapshot_at >= good
+        await h.until(lambda: sup.last_report is not None and sup.last_report.ok, within=60,
+                      what="the next snapshot")
+        assert sup.last_snapshot_at == sup.last_report.at

@@ -103,7 +103,7 @@ class SimBroker(DataCalls):
             if not self._credentials_ok(login, server):
                 self._fail(c.RES_E_AUTH_FAILED)
                 return False
-            self._server.link.initialized = True
+            self._server.link.restored(self._server.engine.now)
             return self._ok(True)
 
     def login(

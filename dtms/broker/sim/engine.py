@@ -308,7 +308,7 @@ class Engine:
 
     def _outage(self) -> None:
         until = self.now + self.faults.settings.ipc_outage_seconds
-        self.link.lose(until)
+        self.link.lose(self.now, until)
         self._schedule_outage(until)
 
     def _schedule_external_close(self, after: float) -> None:

@@ -95,11 +95,22 @@ class Link:
     initialized: bool = False
     down_until: float = float("-inf")
     """Broker time at which the current (or last) outage ends."""
+    outages: list[list[float]] = field(default_factory=list)
+    """[lost at, restored at] of every outage, in broker time; restored is +inf until the first
+    ``initialize()`` that succeeds after it (what a client lived through, not the fault alone)."""
 
-    def lose(self, until: float) -> None:
-        """Drop the link now; ``initialize()`` fails until ``until``."""
+    def lose(self, now: float, until: float) -> None:
+        """Drop the link at ``now``; ``initialize()`` fails until ``until``."""
+        if not self.outages or self.outages[-1][1] != float("inf"):
+            self.outages.append([now, float("inf")])
         self.initialized = False
         self.down_until = max(self.down_until, until)
+
+    def restored(self, now: float) -> None:
+        """An ``initialize()`` succeeded at ``now``."""
+        self.initialized = True
+        if self.outages and self.outages[-1][1] == float("inf"):
+            self.outages[-1][1] = now
 
     def reachable(self, now: float) -> bool:
         """Whether the terminal answers an ``initialize()`` at ``now``."""

@@ -88,7 +88,13 @@ class Scenario:
     def ipc_outage(self, seconds: float) -> None:
         """Lose the terminal link now for ``seconds``; afterwards ``initialize()`` is needed."""
         with self._server.synced():
-            self._server.link.lose(self._server.engine.now + seconds)
+            self._server.link.lose(self._server.engine.now, self._server.engine.now + seconds)
+
+    def link_outages(self) -> list[tuple[float, float]]:
+        """(lost, restored) of every terminal link outage so far, in broker time; restored is
+        +inf while no ``initialize()`` has brought the link back."""
+        with self._server.lock:
+            return [(a, b) for a, b in self._server.link.outages]
 
     def set_autotrading(self, enabled: bool) -> None:
         """Press the terminal's AutoTrading button (off: order_send answers 10027)."""

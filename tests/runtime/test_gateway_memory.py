@@ -1,0 +1,65 @@
+"""The gateway keeps nothing of a call once its caller has the result.
+
+A process that reads a 1,500-position snapshot every two seconds must not keep the snapshots:
+the queue once remembered every READ request it ever served (and so every answer), and dtms
+grew by about half a megabyte per second through the mt5linux route until nothing was left.
+"""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from typing import Any
+
+import trio
+import trio.testing
+
+from dtms.runtime.executor import InlineExecutor
+from dtms.runtime.gateway import GatewaySettings, Priority, open_gateway
+from tests.runtime.conftest import FakeTerminal
+
+CALLS = 200
+HEDGE = {"action": 1, "symbol": "EURUSD", "volume": 0.1, "type": 1}
+
+
+class Answer:
+    """A broker answer whose lifetime a weak reference can follow."""
+
+
+class TrackedTerminal(FakeTerminal):
+    """A fake terminal whose reads answer objects the test can watch being freed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.answers: list[weakref.ref[Answer]] = []
+
+    def positions_get(self, **filters: Any) -> Any:
+        if not self._enter("positions_get", filters):
+            return None
+        answer = Answer()
+        self.answers.append(weakref.ref(answer))
+        return answer
+
+
+async def test_served_reads_and_their_answers_are_not_kept(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    terminal = TrackedTerminal(autojump_clock.current_time, autojump_clock.jump)
+    async with open_gateway(lambda: terminal, GatewaySettings(),
+                            executor=InlineExecutor()) as gateway:
+        for _ in range(CALLS):
+            assert (await gateway.call("positions_get")).ok
+        async with trio.open_nursery() as nursery:  # concurrent and batched reads too
+            for _ in range(CALLS):
+                nursery.start_soon(gateway.call, "positions_get")
+        gc.collect()
+        alive = sum(ref() is not None for ref in terminal.answers)
+        assert len(terminal.answers) == CALLS * 2
+        assert alive == 0, f"{alive} of {CALLS * 2} answers still held by the gateway"
+        for _ in range(CALLS // 4):  # reads behind orders
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(gateway.send, HEDGE)
+                nursery.start_soon(gateway.call, "positions_get")
+        gc.collect()
+        assert not any(ref() is not None for ref in terminal.answers)
+        assert gateway.statistics().queue_depth[Priority.READ] == 0
