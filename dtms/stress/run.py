@@ -207,7 +207,8 @@ def _evidence(s: Session, facts: BrokerFacts, obs: Observer, dut: DtmsUnderTest,
                       (ended - float(last["heartbeat_wall"])) * scale))
     journal = read_journal(s.work / "dtms.sqlite3")
     return Evidence(
-        broker=facts, journal=journal, uptime=Uptime(tuple(spans), s.link_down), lives=lives_of(facts.deals),
+        broker=facts, journal=journal, uptime=Uptime(tuple(spans), s.link_down),
+        lives=lives_of(facts.deals),
         stop_samples=tuple(s.stop_samples), managed=managed,
         ignored_magics=frozenset(s.settings.stress.ignored_magics),
         dtms_magic=s.settings.actions.magic, tracebacks=tuple(obs.traceback_lines),

@@ -9,9 +9,9 @@ from typing import ClassVar
 import trio
 import trio.testing
 
+from dtms.config import Settings
 from dtms.core.trade import TradeState
 from dtms.core.types import State
-from dtms.config import Settings
 from dtms.runtime.actor import ActorContext, CycleInput, TradeActor
 from dtms.runtime.heartbeat import Heartbeat
 from dtms.status import get_system_status, get_trade_status
