@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -130,10 +131,11 @@ def knob_paths(cls: type[Any], where: str = "") -> list[str]:
     return out
 
 
-def render_toml(cls: type[Any], header: str = "") -> str:
-    """``cls``'s defaults as commented TOML, one table per nested dataclass."""
+def render_toml(settings: Any, header: str = "") -> str:
+    """A settings dataclass (an instance, or a class for its defaults) as commented TOML, one
+    table per nested dataclass, that parses back to the same settings."""
     lines = [header.rstrip()] if header else []
-    _render(cls(), "", lines)
+    _render(settings() if isinstance(settings, type) else settings, "", lines)
     return "\n".join(lines).strip() + "\n"
 
 
@@ -166,5 +168,7 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, float):
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
         return repr(value) if value == value else "nan"
     return str(value)

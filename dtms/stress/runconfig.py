@@ -11,15 +11,13 @@ bar (:data:`SHOCK_MACHINE`). Both files are written in full, so a run can be rep
 from __future__ import annotations
 
 import dataclasses
-import enum
-import math
-import typing
 from pathlib import Path
 from typing import Any
 
 from dtms.broker.sim.faults import FaultSettings
 from dtms.broker.sim.quirks import QuirkSettings
 from dtms.config import BrokerKind, Settings
+from dtms.configload import render_toml
 from dtms.runtime.settings import LogLevel
 from dtms.stress.settings import StressSettings
 
@@ -70,37 +68,6 @@ def dtms_settings(base: Settings, work: Path, *, port: int, stress: StressSettin
 
 def write(settings: Settings, path: Path, header: str) -> Path:
     """Write ``settings`` in full as a dtms config file."""
-    lines = [f"# {line}" if line else "#" for line in header.splitlines()]
-    _render(settings, "", lines)
-    path.write_text("\n".join(lines).strip() + "\n", encoding="utf-8")
+    comment = "\n".join(f"# {line}" if line else "#" for line in header.splitlines())
+    path.write_text(render_toml(settings, comment), encoding="utf-8")
     return path
-
-
-def _render(obj: Any, where: str, lines: list[str]) -> None:
-    hints = typing.get_type_hints(type(obj))
-    tables: list[tuple[str, Any]] = []
-    scalars: list[tuple[str, Any]] = []
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        (tables if dataclasses.is_dataclass(hints[f.name]) else scalars).append((f.name, value))
-    if scalars and where:
-        lines += ["", f"[{where}]"]
-    lines += [f"{name} = {_value(value)}" for name, value in scalars]
-    for name, value in tables:
-        _render(value, f"{where}.{name}" if where else name, lines)
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, enum.Enum):
-        return _value(value.value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, tuple):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    if isinstance(value, float):
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    return str(value)
