@@ -41,23 +41,22 @@ from dtms.core.guard import (
     unlock,
 )
 from dtms.core.guard_limits import FlattenScope, GuardSettings
-from dtms.core.messages import Action, ActionUnknown, ClosePosition, Role
+from dtms.core.messages import Role
 from dtms.core.policy import OrphanPolicy
 from dtms.core.types import AccountView, PositionView
 from dtms.journal.codec import from_plain, to_plain
+from dtms.runtime.direct import DirectCloser, outcome_text
 from dtms.runtime.events import EventKind, OperatorEvent, Severity
-from dtms.runtime.execution import ExecContext, Executor
 from dtms.runtime.identity import Book
 
 if TYPE_CHECKING:
     import trio
 
     from dtms.runtime.actor import ActorContext
+    from dtms.runtime.market_data import SymbolFeed
 
 STATE_KEY = "guard"
 REQUEST_KEY = "guard_unlock"
-RETRY_SECONDS = 30.0
-"""A direct close (a position no actor manages) that did not take is tried again after this."""
 
 _TRADES = frozenset({C.DEAL_TYPE_BUY, C.DEAL_TYPE_SELL})
 """Deal types of trading (the others are balance operations: deposits, credit, bonuses)."""
@@ -90,7 +89,7 @@ class AccountGuard:
         self.reading: Reading | None = None
         self._next = -math.inf
         self._failing = False
-        self._closing: dict[int, float] = {}
+        self._closer = DirectCloser(ctx)
         self._log = logger.bind(component="guard")
         lock = self.state.lock
         if lock is not None and self.enabled:
@@ -201,34 +200,20 @@ class AccountGuard:
     def sweep(self, positions: Iterable[PositionView], now: float, nursery: trio.Nursery) -> None:
         """Close, directly, the positions the lock must close that no actor manages."""
         for pos in positions:
-            if now - self._closing.get(pos.ticket, -math.inf) < RETRY_SECONDS:
+            feed = self._closer.due(pos, now)
+            if feed is None:
                 continue
-            feed = self._ctx.feeds.get(pos.symbol)
-            if feed is None or feed.spec is None or self._ctx.stopping:
-                continue
-            self._closing[pos.ticket] = now
             self._log.warning(f"#{pos.ticket} {pos.symbol} {pos.side.value} {pos.volume} lots "
                               f"(magic {pos.magic}): closed by the account guard's lock")
             nursery.start_soon(self._close, pos, feed)
 
-    async def _close(self, pos: PositionView, feed: Any) -> None:
-        ctx = self._ctx
-        exec_ctx = ExecContext(ctx.gateway, feed.spec, ctx.policy.actions, ctx.broker_now,
-                               ctx.stale_tick_seconds, feed, ctx.halted, ctx.trading_disabled,
-                               ctx.sent_orders)
-        cmd = ClosePosition(f"guard-{pos.ticket}", Action.CLOSE_ALL, pos.ticket, pos.symbol,
-                            pos.side, pos.volume, Role.MAIN)
-        token = ctx.sending(ctx.broker_now(), cmd)
-        outcome = await Executor(exec_ctx).execute(cmd)
-        ctx.answered(token, isinstance(outcome, ActionUnknown))
-        why = getattr(outcome, "reason", "")
-        self._log.info(f"#{pos.ticket} guard close: {type(outcome).__name__}"
-                       f"{f' ({why})' if why else ''}")
+    async def _close(self, pos: PositionView, feed: SymbolFeed) -> None:
+        outcome = await self._closer.close(pos, feed, f"guard-{pos.ticket}", Role.MAIN)
+        self._log.info(f"#{pos.ticket} guard close: {outcome_text(outcome)}")
 
     def forget(self, tickets: Iterable[int]) -> None:
         """Positions that are gone."""
-        for ticket in tickets:
-            self._closing.pop(ticket, None)
+        self._closer.forget(tickets)
 
     def account_view(self, account: AccountView) -> AccountView:
         """The account as trades plan with it: with the money the daily limit leaves when

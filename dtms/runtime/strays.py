@@ -12,16 +12,15 @@ if not, another manager is trading with dtms's magic and dtms stops acting.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from dtms.core.messages import Action, ActionUnknown, ClosePosition, Role
+from dtms.core.messages import Role
 from dtms.core.policy import OrphanPolicy
 from dtms.core.types import PositionView
-from dtms.runtime.execution import ExecContext, Executor
+from dtms.runtime.direct import DirectCloser, outcome_text
 from dtms.runtime.identity import Book, Ownership
 
 if TYPE_CHECKING:
@@ -30,21 +29,16 @@ if TYPE_CHECKING:
     from dtms.runtime.actor import ActorContext
     from dtms.runtime.market_data import SymbolFeed
 
-RETRY_SECONDS = 30.0
-"""An orphan close that did not take is tried again after this long."""
-
-
 class Strays:
     """Closes orphans and identifies unclaimed positions."""
 
     def __init__(self, ctx: ActorContext, ownership: Ownership, identify_seconds: float,
-                 stale_tick_seconds: float, halt: Callable[[float, str], None]) -> None:
+                 halt: Callable[[float, str], None]) -> None:
         self._ctx = ctx
         self._ownership = ownership
         self._identify = identify_seconds
-        self._stale = stale_tick_seconds
         self._halt = halt
-        self._closing: dict[int, float] = {}
+        self._closer = DirectCloser(ctx)
         self._unclaimed_since: dict[int, float] = {}
         self._log = logger.bind(component="supervisor")
 
@@ -66,12 +60,9 @@ class Strays:
             if parent in live:
                 continue
             for pos in positions:
-                if now - self._closing.get(pos.ticket, -math.inf) < RETRY_SECONDS:
+                feed = self._closer.due(pos, now)
+                if feed is None:
                     continue
-                feed = self._ctx.feeds.get(pos.symbol)
-                if feed is None or feed.spec is None or self._ctx.stopping:
-                    continue
-                self._closing[pos.ticket] = now
                 self._log.warning(f"#{pos.ticket} ({role.value} of #{parent}, comment "
                                   f"{pos.comment!r}) is an orphan: its trade is gone; closing "
                                   "it (orphan_hedge_policy = close)")
@@ -79,8 +70,8 @@ class Strays:
 
     def forget(self, tickets: set[int]) -> None:
         """Positions that are gone."""
+        self._closer.forget(tickets)
         for ticket in tickets:
-            self._closing.pop(ticket, None)
             self._unclaimed_since.pop(ticket, None)
 
     def _identify_unclaimed(self, book: Book, now: float) -> None:
@@ -109,15 +100,5 @@ class Strays:
             self._log.info(f"#{ticket} identified from the journal as the {role} of #{parent}")
 
     async def _close(self, pos: PositionView, parent: int, role: Role, feed: SymbolFeed) -> None:
-        assert feed.spec is not None
-        ctx = self._ctx
-        exec_ctx = ExecContext(ctx.gateway, feed.spec, ctx.policy.actions, ctx.broker_now,
-                               self._stale, feed, ctx.halted, ctx.trading_disabled,
-                               ctx.sent_orders)
-        cmd = ClosePosition(f"{parent}-orphan-{pos.ticket}", Action.CLOSE_ALL, pos.ticket,
-                            pos.symbol, pos.side, pos.volume, role)
-        token = ctx.sending(ctx.broker_now(), cmd)
-        outcome = await Executor(exec_ctx).execute(cmd)
-        ctx.answered(token, isinstance(outcome, ActionUnknown))
-        self._log.info(f"#{pos.ticket} orphan close: {type(outcome).__name__}"
-                       f"{'' if not hasattr(outcome, 'reason') else ' (' + outcome.reason + ')'}")
+        outcome = await self._closer.close(pos, feed, f"{parent}-orphan-{pos.ticket}", role)
+        self._log.info(f"#{pos.ticket} orphan close: {outcome_text(outcome)}")

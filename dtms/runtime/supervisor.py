@@ -90,8 +90,7 @@ class Supervisor:
         self.account_watch = AccountWatch(ctx.gateway, ctx.events,
                                           settings.account_refresh_seconds, ctx.broker_now)
         self.foreign: ForeignWatch | None = None
-        self.strays = Strays(ctx, self.ownership, settings.identify_seconds,
-                             md_settings.stale_tick_seconds, self.halt)
+        self.strays = Strays(ctx, self.ownership, settings.identify_seconds, self.halt)
         self.halted = ""
         """Why dtms stopped acting ("" while it acts)."""
         self.guard = AccountGuard(ctx, guard or GuardSettings())
