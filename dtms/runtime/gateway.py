@@ -5,9 +5,11 @@ Theory of operation. One task owns the broker object and serves a priority queue
 :class:`~dtms.runtime.executor.Executor`, one broker call at a time. Callers hold a
 :class:`Gateway` handle and ``await gateway.call(...)``; each gets a frozen :class:`CallResult`
 whose ``outcome`` says what to do next (``dtms.broker.outcomes``). Deadlines are absolute Trio
-times: passing one while queued means the request was never sent (DEFINITIVE); passing it in
-flight means nobody knows (UNKNOWN) — the call still completes in the background and the next
-one waits for it. A queued request with the same ``coalesce_key`` as a newer one is replaced by
+times: passing one while queued means the request was never sent (DEFINITIVE). A call already
+sent is awaited ``answer_wait`` past its start whatever its deadline (an order sent a moment
+before its deadline answers in milliseconds, with the ticket that links its position); only
+then nobody knows (UNKNOWN) — the call still completes in the background and the next one waits
+for it. A queued request with the same ``coalesce_key`` as a newer one is replaced by
 it, and both callers get the newer one's result. ``order_send`` calls are spaced by a throttle.
 
 Consecutive reads at the head of the queue go to the executor as one batch (``read_batch``):
@@ -290,6 +292,10 @@ class Gateway:
                     if current.replaced_by is None:
                         break
                     current, coalesced = current.replaced_by, True
+            if current.result is None and current.state is State.IN_FLIGHT:
+                # sent just before its deadline: its answer is on its way and says what happened
+                with trio.move_on_at(current.started + self._settings.answer_wait):
+                    await current.done.wait()
         except BaseException:
             if current.result is None:
                 self._leave(current)

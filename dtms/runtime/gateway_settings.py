@@ -46,6 +46,11 @@ class GatewaySettings:
         le=256,
     )
     latency_window: int = knob(1000, "broker calls kept for latency percentiles", ge=10, le=100_000)
+    answer_wait: float = knob(
+        10.0, "seconds a call already sent is still awaited after its deadline passed: a "
+        "sent order's answer (its ticket) is worth more than the time, and only a call still "
+        "unanswered after this is unknown", gt=0, le=600,
+    )
     close_timeout: float = knob(
         10.0, "seconds to let the call in flight finish at shutdown", gt=0, le=600
     )
@@ -71,7 +76,7 @@ class GatewaySettings:
             send_interval=self.send_interval * k, read_max_wait=self.read_max_wait * k,
             reconnect_initial_backoff=self.reconnect_initial_backoff * k,
             reconnect_max_backoff=self.reconnect_max_backoff * k,
-            close_timeout=self.close_timeout * k,
+            close_timeout=self.close_timeout * k, answer_wait=self.answer_wait * k,
         )
 
     def deadline_for(self, priority: Priority) -> float:

@@ -142,7 +142,8 @@ async def test_deadline_while_queued_is_not_sent(autojump_clock: trio.testing.Mo
 async def test_deadline_in_flight_is_unknown_and_the_call_still_serialises(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    async with held_gateway(autojump_clock) as (gateway, terminal, executor):
+    settings = GatewaySettings(send_interval=0.0, answer_wait=8.0)
+    async with held_gateway(autojump_clock, settings) as (gateway, terminal, executor):
         executor.hold()
         async with trio.open_nursery() as nursery:
 
@@ -152,7 +153,8 @@ async def test_deadline_in_flight_is_unknown_and_the_call_still_serialises(
 
             nursery.start_soon(release_later)
             result = await gateway.send(OPEN, deadline=5.0)
-            assert trio.current_time() == pytest.approx(5.0)
+            # past its deadline a sent call is still awaited answer_wait from its start
+            assert trio.current_time() == pytest.approx(8.0)
             assert result.outcome is Outcome.UNKNOWN and result.sent
             assert "in flight" in result.reason
             later = await gateway.call("positions_get", deadline=100.0)
@@ -166,10 +168,33 @@ async def test_default_deadline_comes_from_settings(autojump_clock: trio.testing
     settings = GatewaySettings(send_interval=0.0, read_deadline=3.0, close_deadline=60.0)
     async with held_gateway(autojump_clock, settings) as (gateway, _, executor):
         executor.hold()
-        result = await gateway.call("positions_get")
-        assert trio.current_time() == pytest.approx(3.0)
-        assert result.outcome is Outcome.UNKNOWN
-        executor.release()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(partial(gateway.call, "positions_get", symbol="EURUSD"))
+            await wait_all_tasks_blocked()  # one read in flight, positions_get queued
+            result = await gateway.call("positions_get")
+            assert trio.current_time() == pytest.approx(3.0)
+            assert result.outcome is Outcome.BLOCKED and not result.sent
+            executor.release()
+
+
+async def test_an_order_sent_just_before_its_deadline_keeps_its_answer(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with held_gateway(autojump_clock) as (gateway, terminal, executor):
+        executor.hold()
+        async with trio.open_nursery() as nursery:
+
+            async def release_later() -> None:
+                await trio.sleep(6.0)
+                executor.release()
+
+            nursery.start_soon(release_later)
+            result = await gateway.send(OPEN, deadline=5.0)
+        # sent at once, answered at 6 s: one second past its deadline, the answer still counts
+        assert trio.current_time() == pytest.approx(6.0)
+        assert result.outcome is Outcome.DONE and result.value is not None
+        assert result.value.order > 0
+        assert gateway.statistics().unknown_outcomes == 0
 
 
 async def test_send_throttle_spaces_order_sends_but_not_reads(

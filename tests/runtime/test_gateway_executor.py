@@ -130,7 +130,7 @@ async def test_in_flight_deadline_on_the_worker_thread_still_serialises() -> Non
     terminal = SlowTerminal()
     terminal.latency["order_send"] = 0.3
     recorder = OverlapRecorder(terminal)
-    settings = GatewaySettings(send_interval=0.0)
+    settings = GatewaySettings(send_interval=0.0, answer_wait=0.1)
     async with open_gateway(lambda: recorder, settings) as gateway:
         start = trio.current_time()
         sent = await gateway.send(OPEN, deadline=start + 0.05)
