@@ -123,6 +123,8 @@ class ActorContext:
     """Called on a 10027 answer: the account is re-read at once."""
     link_position: Callable[[int, int, Role], None] = lambda ticket, parent, role: None
     """Called when an open of this process is known to have made position ``ticket``."""
+    owner_of: Callable[[int], int | None] = lambda ticket: None
+    """The trade a position of dtms's is linked to (None when it is linked to none)."""
     sending: Callable[[float, Command], object] = lambda at, command: None
     """Called right before a command goes to the broker (its deals are this process's);
     returns a token for ``answered``."""
@@ -293,7 +295,7 @@ class TradeActor:
             ctx = ExecContext(shared.gateway, spec, shared.policy.actions, shared.broker_now,
                               shared.stale_tick_seconds, shared.feeds.get(c.symbol),
                               shared.halted, shared.trading_disabled, shared.sent_orders,
-                              self._existing_check_since(c))
+                              self._existing_check_since(c), shared.owner_of)
             token = shared.sending(shared.broker_now(), c)
             outcome = await Executor(ctx).execute(c)
             shared.answered(token, isinstance(outcome, ActionUnknown))

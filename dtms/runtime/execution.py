@@ -87,6 +87,9 @@ class ExecContext:
     existing_check_since: float | None = None
     """Before opening: look for a position an earlier attempt (at this broker time) may have
     opened unseen; None when no attempt of this trade can be pending at the broker."""
+    owner_of: Callable[[int], int | None] = lambda ticket: None
+    """The trade a position of dtms's is linked to: one linked to another trade is never taken
+    for this trade's earlier attempt (in a burst many hedges share symbol, side and volume)."""
 
 
 def order_type(side: Side) -> int:
@@ -228,6 +231,8 @@ class Executor:
                                  f"cannot check for an earlier attempt's position: {_reason(r)}")
         for p in r.value:
             pos = position_view(p)
+            if self.ctx.owner_of(pos.ticket) not in (None, c.main_ticket):
+                continue
             if (pos.magic == c.magic and pos.side is c.side
                     and abs(pos.volume - c.volume) < _EPS and pos.time >= int(since) - 1):
                 return ActionDone(c.id, now, 0, pos.ticket, pos.volume, pos.price_open)

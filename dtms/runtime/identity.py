@@ -70,6 +70,11 @@ class Ownership:
         """Record that position ``ticket`` was opened by dtms for trade ``parent``."""
         self.links[ticket] = (parent, role)
 
+    def owner_of(self, ticket: int) -> int | None:
+        """The trade position ``ticket`` is linked to, if any."""
+        link = self.links.get(ticket)
+        return link[0] if link else None
+
     def forget(self, tickets: Iterable[int]) -> None:
         """Drop links of positions that are gone for good."""
         for ticket in tickets:
@@ -108,8 +113,8 @@ class Ownership:
                 c = item.command
                 if not isinstance(c, OpenHedge | ReAdd):
                     continue
-                if item.status not in (CommandStatus.SENT, CommandStatus.UNKNOWN):
-                    continue
+                if item.status is not CommandStatus.UNKNOWN:
+                    continue  # a sent order's own answer links its position, by ticket
                 role = Role.HEDGE if isinstance(c, OpenHedge) else Role.READD
                 if role is Role.HEDGE and t.hedge is not None:
                     continue

@@ -108,6 +108,7 @@ class Supervisor:
         ctx.halted = lambda: self.halted
         ctx.trading_disabled = self.account_watch.refresh_soon
         ctx.link_position = self.ownership.link
+        ctx.owner_of = self.ownership.owner_of
 
     @property
     def account(self) -> AccountView:

@@ -180,3 +180,33 @@ async def test_netting_account_refuses_the_hedge_once_and_clearly(
                          "text LIKE '%netting%'", ticket)
     assert len(notes) == 1 and notes[0][0] == "blocked"
     assert not [a for a in _actions(tmp_path, ticket) if a[0] == "open_hedge"]
+
+
+async def test_a_lost_hedge_never_takes_another_trade_s_hedge_of_the_same_shape(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    # two trades hedge on the same bar with hedges of the same symbol, side and volume; the
+    # first hedge's answer is lost and it did not execute. Planned again, that trade looks for
+    # a position its lost attempt may have opened: the other trade's hedge, opened after the
+    # attempt, matches in every way but is not its own
+    def wrap(sim: Any) -> OnSend:
+        return OnSend(sim, _is_hedge, lambda req: sim.scenario.next_order_send(
+            C.TRADE_RETCODE_TIMEOUT, execute=False))
+
+    async with simulated(tmp_path, autojump_clock, wrap=wrap) as h:
+        first, mid = open_trade(h.sim, "EURUSD", "BUY", 1.0, stop_pips=150)
+        second, _ = open_trade(h.sim, "EURUSD", "BUY", 1.0, stop_pips=150)
+        path(h.sim, "EURUSD", h.now(), mid, GRIND)
+        both = (first, second)
+        await h.until(lambda: all(h.state(t) is State.HEDGED for t in both), within=4 * HOUR,
+                      what="both HEDGED")
+        await trio.sleep(600)
+        hedges = {t: h.trade(t).hedge for t in both}
+        assert all(hedges.values()) and len({x.ticket for x in hedges.values() if x}) == 2
+        for t in both:
+            (own,) = h.hedges_of(t)  # one hedge each at the broker, the one the trade holds
+            assert hedges[t] is not None and hedges[t].ticket == own.ticket
+            assert h.state(t) is State.HEDGED
+    lost = [a for t in both for a in _actions(tmp_path, t) if a[0] == "open_hedge"
+            and a[1] == "blocked"]
+    assert len(lost) == 1  # the lost one, planned again, not counted
