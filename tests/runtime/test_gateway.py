@@ -180,7 +180,7 @@ async def test_default_deadline_comes_from_settings(autojump_clock: trio.testing
 async def test_an_order_sent_just_before_its_deadline_keeps_its_answer(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    async with held_gateway(autojump_clock) as (gateway, terminal, executor):
+    async with held_gateway(autojump_clock) as (gateway, _terminal, executor):
         executor.hold()
         async with trio.open_nursery() as nursery:
 
