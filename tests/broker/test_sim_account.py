@@ -9,6 +9,8 @@ import pytest
 from dtms.broker import constants as c
 from dtms.broker.sim import SimBroker
 from dtms.broker.sim.clock import ManualClock
+from dtms.broker.sim.ledger import Origin
+from dtms.broker.sim.trading import Open
 from tests.broker.conftest import START, Orders
 
 BUY, SELL = c.ORDER_TYPE_BUY, c.ORDER_TYPE_SELL
@@ -165,3 +167,25 @@ def test_deposits_are_balance_deals(sim: SimBroker) -> None:
     assert [d.profit for d in balance_deals] == [10_000.0, 2_500.0]
     assert balance_deals[-1].ticket == ticket
     assert all(d.order == 0 and d.position_id == 0 and d.symbol == "" for d in balance_deals)
+
+
+def test_a_new_position_s_projection_is_the_account_after_executing_it(make: Any) -> None:
+    # the margin check of an open adds the new leg to the account instead of executing on a
+    # copy of the book: both must give the same account, hedged legs, crosses and commission
+    sim = make(commission_per_lot=7.0)
+    orders = Orders(sim)
+    for symbol, side, volume in (("EURUSD", "buy", 1.0), ("EURUSD", "sell", 0.4),
+                                 ("EURJPY", "sell", 0.7), ("XAUUSD", "buy", 0.3)):
+        orders.opened(symbol, volume, side=side)
+    trading = sim._server.trading
+    for symbol, kind, volume in (("EURUSD", SELL, 0.8), ("EURJPY", BUY, 0.2),
+                                 ("GBPUSD", BUY, 1.5)):
+        tick = sim.symbol_info_tick(symbol)
+        price = tick.ask if kind == BUY else tick.bid
+        plan = Open(symbol, kind, volume, price, 0.0, 0.0, False)
+        origin = Origin(reason=c.DEAL_REASON_EXPERT, magic=1, comment="", filling=0)
+        fast = trading.project(plan, origin)
+        fork = trading.book.fork()
+        trading.apply(plan, origin, fork)
+        assert fast == trading.snapshot(fork)
+    assert len(sim.positions_get()) == 4, "projecting never trades"

@@ -130,9 +130,18 @@ class Book:
 
     def floating(self, pos: Position, bid: float, ask: float) -> float:
         """Rounded floating profit of ``pos`` at a quote (swap not included)."""
-        close = bid if side_sign(pos.type) > 0 else ask
-        sym = self._symbols[pos.symbol]
-        return money(self.money.profit(sym, pos.type, pos.volume, pos.price_open, close))
+        return self.floating_of(pos.symbol, pos.type, pos.volume, pos.price_open, bid, ask)
+
+    def floating_of(self, symbol: str, order_type: int, volume: float, price_open: float,
+                    bid: float, ask: float) -> float:
+        """Rounded floating profit of a position that is not (yet) in the book."""
+        close = bid if side_sign(order_type) > 0 else ask
+        sym = self._symbols[symbol]
+        return money(self.money.profit(sym, order_type, volume, price_open, close))
+
+    def entry_commission(self, volume: float) -> float:
+        """What opening ``volume`` lots costs (negative), as the entry deal books it."""
+        return money(-self.commission_per_lot * volume)
 
     # --- balance operations ----------------------------------------------------------------
     def deposit(self, amount: float, time_msc: int, comment: str = "Deposit") -> int:

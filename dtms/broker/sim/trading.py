@@ -119,11 +119,30 @@ class Trading:
         margin = money(book.money.positions_margin(book.legs()))
         return Snapshot(book.balance, book.credit, money(profit), margin)
 
-    def project(self, plan: Plan, origin: Origin) -> Snapshot:
-        """The account as it would be after executing ``plan``."""
+    def project(self, plan: Plan, origin: Origin, before: Snapshot | None = None) -> Snapshot:
+        """The account as it would be after executing ``plan`` (``before``: the account now,
+        when the caller has it).
+
+        A new position on a hedging account changes the account by what it adds: its entry
+        commission, its floating profit at the quote, its leg of the margin. That is computed
+        without copying the book (a margin check per order must not cost a copy of thousands of
+        positions); anything else is executed on a copy.
+        """
+        if isinstance(plan, Open) and not plan.netting:
+            return self._project_open(plan, self.snapshot() if before is None else before)
         fork = self.book.fork()
         self.apply(plan, origin, fork)
         return self.snapshot(fork)
+
+    def _project_open(self, plan: Open, before: Snapshot) -> Snapshot:
+        book = self.book
+        q = self.engine.quote(plan.symbol)
+        floating = 0.0 if q is None else book.floating_of(plan.symbol, plan.type, plan.volume,
+                                                          plan.price, q[1], q[2])
+        legs = [*book.legs(), (plan.symbol, plan.type, plan.volume, plan.price)]
+        return Snapshot(money(before.balance + book.entry_commission(plan.volume)),
+                        before.credit, money(before.profit + floating),
+                        money(book.money.positions_margin(legs)))
 
     # --- execution -------------------------------------------------------------------------
     def apply(self, plan: Plan, origin: Origin, book: Book | None = None) -> Fill | None:
@@ -224,8 +243,9 @@ class Trading:
         if opening:
             refusal = self._limits(pos is None)
             if check_margin and not refusal:
-                after = self.project(plan, self.origin_of(req))
-                if short_of_money(self.snapshot(), after):
+                before = self.snapshot()
+                after = self.project(plan, self.origin_of(req), before)
+                if short_of_money(before, after):
                     refusal = Rejected(c.TRADE_RETCODE_NO_MONEY)
         return refusal or plan
 
