@@ -72,7 +72,10 @@ def replay_settings(job: Job, start: float, journal: Path) -> Settings:
     s, r, clock = job.settings, job.replay, job.clock
     # the simulated account changes only by the replay's hand (no AutoTrading button, no
     # other program): its state and its deals are re-read hourly instead of every few seconds
+    # each job's simulated account is its own (every worker's has the same login): its lock
+    # lives beside its journal, so parallel jobs never take one another for a second manager
     sup = replace(s.supervisor, cycle_seconds=r.cycle_seconds, heartbeat_seconds=1e9,
+                  account_lock_dir=str(journal.with_suffix(".locks")),
                   ignore_magics=(*s.supervisor.ignore_magics, r.unmanaged_magic),
                   account_refresh_seconds=max(s.supervisor.account_refresh_seconds, 3600.0),
                   foreign_check_seconds=max(s.supervisor.foreign_check_seconds, 3600.0))

@@ -90,3 +90,15 @@ def test_a_trade_history_replays_both_copies(capsys, tmp_path: Path):
     page = (tmp_path / "rep" / "report.html").read_text()
     assert page.startswith("<!doctype html>") and page.count("<svg") >= 3
     assert "http" not in page.split("</style>")[1]  # offline: nothing to fetch
+
+
+def test_two_workers_replay_side_by_side(capsys, tmp_path: Path):
+    """Every worker's simulated account has the same login: two jobs running at once must not
+    take each other for a second dtms on one account (each job's lock is its own)."""
+    code, out, err = run(capsys, "--bars", BARS, "--entries", "random:6,sl=1.5,tp=2",
+                         "--workers", "2", "--report", str(tmp_path / "rep"), "--quiet")
+    assert code == 0, err
+    data = json.loads((tmp_path / "rep" / "report.json").read_text())
+    (variant,) = data["variants"]
+    assert len(variant["trades"]) == 6
+    assert "already managed" not in err + out
