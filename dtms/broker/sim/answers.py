@@ -70,7 +70,7 @@ class Answers:
         if isinstance(plan, Rejected):
             retcode = plan.retcode
         else:
-            after = trading.project(plan, trading.origin_of(req))
+            after = trading.project(plan, trading.origin_of(req), before)
             if short_of_money(before, after):
                 retcode = c.TRADE_RETCODE_NO_MONEY
         return OrderCheckResult(
