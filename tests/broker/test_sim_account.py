@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -189,3 +190,61 @@ def test_a_new_position_s_projection_is_the_account_after_executing_it(make: Any
         trading.apply(plan, origin, fork)
         assert fast == trading.snapshot(fork)
     assert len(sim.positions_get()) == 4, "projecting never trades"
+
+
+def _reference_margin(money: Any, legs: list[tuple[str, int, float, float]]) -> float:
+    # positions_margin as its docstring states it, leg by leg through Money.margin
+    sides: dict[str, list[float]] = {}
+    for symbol, kind, volume, price in legs:
+        acc = sides.setdefault(symbol, [0.0, 0.0, 0.0, 0.0])
+        i = 0 if kind == BUY else 1
+        acc[i] += volume
+        acc[2 + i] += money.margin(money._symbols[symbol], kind, volume, price)
+    total = 0.0
+    for symbol, (vb, vs, mb, ms) in sides.items():
+        sym = money._symbols[symbol]
+        locked = min(vb, vs)
+        per_b, per_s = (mb / vb if vb else 0.0), (ms / vs if vs else 0.0)
+        total += locked * (per_b + per_s) * (sym.hedged_contract / sym.contract_size)
+        total += (vb - locked) * per_b + (vs - locked) * per_s
+    return total
+
+
+def test_the_account_s_sums_are_the_positions_one_by_one(make: Any) -> None:
+    # the account's floating profit and margin are summed with each symbol's quote and
+    # formula looked up once (thousands of positions per order); they must stay the sums of
+    # the per-position figures: crosses, JPY profit at the close, CFDs, hedged legs, swaps
+    sim = make(balance=1_000_000.0)
+    orders = Orders(sim)
+    book = [("EURUSD", "buy", 1.0), ("EURUSD", "sell", 0.4), ("EURJPY", "sell", 0.7),
+            ("XAUUSD", "buy", 0.3), ("USDJPY", "buy", 0.25), ("USDJPY", "sell", 1.1),
+            ("GBPUSD", "sell", 0.13), ("US30", "buy", 2.0), ("AUDJPY", "buy", 0.9)]
+    for i, (symbol, side, volume) in enumerate(book * 3):
+        orders.opened(symbol, volume * (1 + i // len(book)), side=side)
+    trading = sim._server.trading
+    ledger = trading.book
+    for n, pos in enumerate(ledger.positions.values()):
+        ledger.charge_swap(pos, -0.37 * n)
+    expected_profit = 0.0
+    for pos in ledger.positions.values():
+        q = trading.engine.quote(pos.symbol)
+        assert q is not None
+        expected_profit += pos.swap + ledger.floating(pos, q[1], q[2])
+    account = trading.snapshot()
+    assert account.profit == round(expected_profit, 2)
+    assert account.margin == round(_reference_margin(ledger.money, ledger.legs()), 2)
+    assert account.profit != 0.0 and account.margin > 0.0
+
+
+@pytest.mark.parametrize("mode", [c.SYMBOL_CALC_MODE_FOREX, c.SYMBOL_CALC_MODE_FOREX_NO_LEVERAGE,
+                                  c.SYMBOL_CALC_MODE_CFD, c.SYMBOL_CALC_MODE_CFDINDEX,
+                                  c.SYMBOL_CALC_MODE_CFDLEVERAGE])
+@pytest.mark.parametrize("symbol", ["EURUSD", "USDJPY", "EURJPY", "XAUUSD"])
+def test_a_leg_s_margin_formula_is_the_margin_of_one_position(
+    sim: SimBroker, mode: int, symbol: str
+) -> None:
+    money = sim._server.trading.book.money
+    sym = dataclasses.replace(money._symbols[symbol], trade_calc_mode=mode)
+    leg = money._leg_margin(sym)
+    for volume, price in ((0.01, 1.08731), (1.37, 157.113), (12.0, 2351.7)):
+        assert leg(volume, price) == money.margin(sym, BUY, volume, price)

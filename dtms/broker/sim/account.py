@@ -99,6 +99,32 @@ class Money:
             return lots * price / self._leverage
         raise ValueError(f"{sym.name}: calculation mode {mode} is not simulated")
 
+    def _leg_margin(self, sym: SimSymbol) -> Callable[[float, float], float]:
+        """:meth:`margin` of ``sym`` as a function of ``(volume, price)``, with what does not
+        depend on the leg worked out once (the same arithmetic, so the same floats)."""
+        mode, cs, lev = sym.trade_calc_mode, sym.contract_size, self._leverage
+        ccy = sym.currency_margin
+        at_price = sym.currency_base == ccy and sym.currency_profit == ACCOUNT_CURRENCY
+        r = 1.0 if ccy == ACCOUNT_CURRENCY else (0.0 if at_price else self.rate(ccy))
+        at_price = at_price and ccy != ACCOUNT_CURRENCY
+        if mode == c.SYMBOL_CALC_MODE_FOREX:
+            if at_price:
+                return lambda v, p: v * cs / lev * p
+            return lambda v, p: v * cs / lev * r
+        if mode == c.SYMBOL_CALC_MODE_FOREX_NO_LEVERAGE:
+            if at_price:
+                return lambda v, p: v * cs * p
+            return lambda v, p: v * cs * r
+        if mode in (c.SYMBOL_CALC_MODE_CFD, c.SYMBOL_CALC_MODE_CFDINDEX):
+            if at_price:
+                return lambda v, p: v * cs * p * p
+            return lambda v, p: v * cs * p * r
+        if mode == c.SYMBOL_CALC_MODE_CFDLEVERAGE:
+            if at_price:
+                return lambda v, p: v * cs * p / lev * p
+            return lambda v, p: v * cs * p / lev * r
+        raise ValueError(f"{sym.name}: calculation mode {mode} is not simulated")
+
     def _margin_rate(self, sym: SimSymbol, price: float) -> float:
         ccy = sym.currency_margin
         if ccy == ACCOUNT_CURRENCY:
@@ -116,12 +142,15 @@ class Money:
         leg per symbol, so this is the plain sum there.
         """
         sides: dict[str, list[float]] = {}
+        leg_margin: dict[str, Callable[[float, float], float]] = {}
         for symbol, order_type, volume, price in legs:
-            sym = self._symbols[symbol]
-            acc = sides.setdefault(symbol, [0.0, 0.0, 0.0, 0.0])  # vol buy/sell, margin b/s
-            i = 0 if side_sign(order_type) > 0 else 1
+            acc = sides.get(symbol)
+            if acc is None:  # per symbol once: its accumulators and its margin formula
+                acc = sides[symbol] = [0.0, 0.0, 0.0, 0.0]  # vol buy/sell, margin b/s
+                leg_margin[symbol] = self._leg_margin(self._symbols[symbol])
+            i = 0 if order_type % 2 == 0 else 1
             acc[i] += volume
-            acc[2 + i] += self.margin(sym, order_type, volume, price)
+            acc[2 + i] += leg_margin[symbol](volume, price)
         total = 0.0
         for symbol, (vb, vs, mb, ms) in sides.items():
             sym = self._symbols[symbol]
@@ -153,6 +182,11 @@ class Money:
         if self._converts_at_close(sym):
             return np.asarray(raw / closes, dtype=np.float64)
         return np.asarray(raw * self._profit_rate(sym, float(closes[-1])), dtype=np.float64)
+
+    def profit_rates(self, sym: SimSymbol, bid: float, ask: float) -> tuple[float, float]:
+        """The conversion rates of a BUY's and a SELL's profit at the quote ``bid``/``ask``
+        (each side closes at its own price)."""
+        return self._profit_rate(sym, bid), self._profit_rate(sym, ask)
 
     def _converts_at_close(self, sym: SimSymbol) -> bool:
         return (

@@ -15,7 +15,7 @@ project an execution without touching the account.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from dtms.broker import constants as c
@@ -138,6 +138,33 @@ class Book:
         close = bid if side_sign(order_type) > 0 else ask
         sym = self._symbols[symbol]
         return money(self.money.profit(sym, order_type, volume, price_open, close))
+
+    def open_profit(self, quote: Callable[[str], tuple[int, float, float] | None]) -> float:
+        """Swaps plus rounded floating profits of every open position at ``quote``, summed in
+        the book's order (unrounded sum): :meth:`floating` per position, with each symbol's
+        quote and conversion rates looked up once."""
+        terms: dict[str, tuple[float, float, float, float, float] | None] = {}
+        total = 0.0
+        for pos in self.positions.values():
+            symbol = pos.symbol
+            if symbol in terms:
+                t = terms[symbol]
+            else:
+                q = quote(symbol)
+                sym = self._symbols[symbol]
+                t = terms[symbol] = None if q is None else (
+                    q[1], q[2], sym.contract_size, *self.money.profit_rates(sym, q[1], q[2]))
+            if t is None:
+                total += pos.swap + 0.0
+                continue
+            bid, ask, cs, rate_buy, rate_sell = t
+            if pos.type % 2 == 0:
+                floating = round((bid - pos.price_open) * cs * pos.volume * rate_buy, 2) + 0.0
+            else:
+                floating = round(-1 * (ask - pos.price_open) * cs * pos.volume * rate_sell,
+                                 2) + 0.0
+            total += pos.swap + floating
+        return total
 
     def entry_commission(self, volume: float) -> float:
         """What opening ``volume`` lots costs (negative), as the entry deal books it."""

@@ -112,10 +112,7 @@ class Trading:
     def snapshot(self, book: Book | None = None) -> Snapshot:
         """Balance, floating profit and margin of ``book`` (default: the real one) now."""
         book = self.book if book is None else book
-        profit = 0.0
-        for pos in book.positions.values():
-            q = self.engine.quote(pos.symbol)
-            profit += pos.swap + (0.0 if q is None else book.floating(pos, q[1], q[2]))
+        profit = book.open_profit(self.engine.quote)
         margin = money(book.money.positions_margin(book.legs()))
         return Snapshot(book.balance, book.credit, money(profit), margin)
 
