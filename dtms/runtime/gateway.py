@@ -205,17 +205,30 @@ class Gateway:
             await trio.sleep_forever()
 
     async def _next_batch(self) -> list[Request]:
-        """The next request, plus the reads right behind it in the queue (up to read_batch)."""
-        batch = [await self._next_request()]
-        if batch[0].fn_name == SEND:
-            return batch
-        while len(batch) < self._settings.read_batch:
+        """The next request, plus the requests of its kind right behind it in the queue: up to
+        read_batch reads, or up to send_batch orders (in a burst the broker thread goes from
+        one order to the next without waiting for this task; a read that has waited
+        read_max_wait ends the batch, so it goes next)."""
+        first = await self._next_request()
+        batch = [first]
+        sends = first.fn_name == SEND
+        most = self._settings.send_batch if sends else self._settings.read_batch
+        if sends and self._settings.send_interval > 0:
+            most = 1
+        while len(batch) < most:
             request = self._queue.peek()
-            if request is None or request.fn_name == SEND:
+            if request is None or (request.fn_name == SEND) != sends:
+                break
+            if sends and self._read_starved():
                 break
             if self._take(request):
                 batch.append(request)
         return batch
+
+    def _read_starved(self) -> bool:
+        starved = self._queue.oldest_read()
+        return starved is not None and \
+            trio.current_time() - starved.queued_at >= self._settings.read_max_wait
 
     async def _next_request(self) -> Request:
         """Highest priority first; while the send throttle holds back an ``order_send``, the
@@ -227,11 +240,8 @@ class Gateway:
             if request is None:
                 await self._queue.wait_for_work()
                 continue
-            if request.fn_name == SEND:
-                starved = self._queue.oldest_read()
-                if starved is not None and \
-                        trio.current_time() - starved.queued_at >= self._settings.read_max_wait:
-                    request = starved
+            if request.fn_name == SEND and self._read_starved():
+                request = self._queue.oldest_read() or request
             if request.fn_name == SEND:
                 ready_at = self._last_send_done + self._settings.send_interval
                 if trio.current_time() < ready_at:
@@ -257,7 +267,7 @@ class Gateway:
         for request in batch:
             request.started = now
         self._in_flight = batch
-        calls = [Call(r.fn_name, r.args, r.kwargs, r.trade_request) for r in batch]
+        calls = [Call(r.fn_name, r.args, r.kwargs, r.trade_request, r.deadline) for r in batch]
         try:
             answers = await self._link.call_batch(calls)
         except GatewayClosed:
@@ -280,7 +290,8 @@ class Gateway:
                     answer.latency,
                 )
             )
-        for request in batch[len(answers) :]:  # the link went down before these were sent
+        for request in batch[len(answers) :]:  # the link went down, or a deadline passed,
+            # before these were sent: back in line (an expired one is dropped when taken)
             self._queue.requeue(request)
 
     async def _result_of(self, request: Request, deadline: float) -> CallResult:

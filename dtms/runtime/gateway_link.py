@@ -10,6 +10,7 @@ return another call's error.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -70,19 +71,24 @@ class Call:
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     request: Any = None
+    deadline: float = math.inf
+    """Trio time after which the call is not started (checked for every call but the first)."""
 
 
 _Raw = tuple[Any, tuple[int, str] | None, Exception | None, float]
 
 
 def _invoke_batch(broker: Any, calls: Sequence[Call], now: Callable[[], float]) -> list[_Raw]:
-    """Run calls back to back on the executor's thread; stop after one that lost the link.
+    """Run calls back to back on the executor's thread; stop after one that lost the link, or
+    before one whose deadline has passed (the calls behind it go back in line, unsent).
 
     ``now`` is the Trio clock's ``current_time`` (thread-safe), so latencies are Trio seconds.
     """
     done: list[_Raw] = []
     for call in calls:
         t0 = now()
+        if done and t0 >= call.deadline:
+            break
         try:
             value, error = _invoke(broker, call.fn_name, call.args, call.kwargs)
         except Exception as exc:
@@ -163,7 +169,8 @@ class BrokerLink:
     async def call_batch(self, calls: Sequence[Call]) -> list[Answer]:
         """Run ``calls`` back to back in one executor job and classify each answer.
 
-        The answers cover a prefix of ``calls``: after an IPC loss the rest were never sent.
+        The answers cover a prefix of ``calls``: after an IPC loss, or from the first call
+        whose deadline passed while the ones before it ran, the rest were never sent.
 
         Raises:
             GatewayClosed: the link is closing; nothing was sent.

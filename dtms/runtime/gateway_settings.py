@@ -45,6 +45,14 @@ class GatewaySettings:
         ge=1,
         le=256,
     )
+    send_batch: int = knob(
+        4,
+        "most queued order_sends handed to the broker thread at once: there they go one after "
+        "another, each checked against its deadline right before it is sent, without waiting "
+        "for the Trio loop in between (1: one per hand-off)",
+        ge=1,
+        le=64,
+    )
     latency_window: int = knob(1000, "broker calls kept for latency percentiles", ge=10, le=100_000)
     answer_wait: float = knob(
         10.0, "seconds a call already sent is still awaited after its deadline passed: a "

@@ -67,5 +67,6 @@ def load_quirks(spec: str) -> tuple[Profile, QuirkSettings]:
 
 
 def order_latency_seconds(faults: FaultSettings) -> float:
-    """The nominal round trip of one ``order_send`` under ``faults`` (jitter left out)."""
-    return (faults.call_latency_ms + faults.order_latency_ms) / 1000.0
+    """The mean round trip of one ``order_send`` under ``faults`` (the jitter is uniform)."""
+    return (faults.call_latency_ms + faults.order_latency_ms + faults.latency_jitter_ms / 2.0) \
+        / 1000.0

@@ -435,9 +435,11 @@ async def test_a_burst_of_orders_never_starves_the_cycles_snapshot(
             await wait_all_tasks_blocked()
             start = trio.current_time()
             executor.release()
-    # closes and hedges first, but the read goes once it waited 0.25 s: after about five of
-    # the sixty 50 ms orders, not after all of them (3 s)
-    assert served_at["snapshot"] - start <= 0.25 + 3 * 0.05
+    # closes and hedges first, but the read goes once it waited 0.25 s: after the batch of
+    # orders in progress then (send_batch of the sixty 50 ms orders), not after all of them (3 s)
+    snapshot_sent = terminal.calls("positions_get")[-1][1]
+    assert snapshot_sent - start <= 0.25 + settings.send_batch * 0.05
+    assert "snapshot" in served_at
     assert len(terminal.calls("order_send")) == 60
 
 
@@ -476,3 +478,58 @@ def test_on_an_accelerated_clock_the_gateways_waits_stay_real_seconds() -> None:
     assert fast.reconnect_initial_backoff == base.reconnect_initial_backoff * 240
     assert fast.deadline_for(Priority.CLOSE) == base.close_deadline * 240
     assert base.in_real_seconds(1.0) is base
+
+
+async def test_a_batch_of_orders_is_sent_in_line_and_never_past_a_deadline(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # orders go to the broker thread send_batch at a time; there each is checked against its
+    # deadline right before it is sent: one that expired behind slow orders of its own batch is
+    # not sent, and its caller learns so
+    settings = GatewaySettings(send_batch=4)
+    async with held_gateway(autojump_clock, settings) as (gateway, terminal, executor):
+        terminal.latency["order_send"] = 1.0
+        executor.hold()
+        results: dict[str, CallResult] = {}
+
+        async def send(label: str, volume: float, deadline: float) -> None:
+            results[label] = await gateway.send({**OPEN, "volume": volume}, deadline=deadline)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(gateway.call, "positions_get")
+            await wait_all_tasks_blocked()
+            start, runs = trio.current_time(), executor.runs
+            # sent at 0, 1, (2: past its deadline of 1.5), 2, then the next batch at 3
+            for label, volume, deadline in (("a", 0.1, 60.0), ("b", 0.2, 60.0),
+                                            ("c", 0.3, 1.5), ("d", 0.4, 60.0),
+                                            ("e", 0.5, 60.0)):
+                nursery.start_soon(send, label, volume, start + deadline)
+                await wait_all_tasks_blocked()
+            executor.release()
+        handoffs = executor.runs - runs
+    sent = terminal.calls("order_send")
+    assert [call[2]["volume"] for call in sent] == [0.1, 0.2, 0.4, 0.5]
+    assert [round(call[1] - start, 6) for call in sent] == [0.0, 1.0, 2.0, 3.0]
+    assert handoffs == 2  # a to d, cut at c; then d and e
+    assert not results["c"].sent and results["c"].outcome is Outcome.BLOCKED
+    assert all(results[k].ok for k in "abde")
+
+
+async def test_send_batch_one_hands_each_order_to_the_broker_thread_alone(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    settings = GatewaySettings(send_batch=1)
+    async with held_gateway(autojump_clock, settings) as (gateway, terminal, executor):
+        terminal.latency["order_send"] = 0.05
+        executor.hold()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(gateway.call, "positions_get")
+            await wait_all_tasks_blocked()
+            runs = executor.runs
+            for _ in range(10):
+                nursery.start_soon(partial(gateway.send, OPEN))
+            await wait_all_tasks_blocked()
+            executor.release()
+        handoffs = executor.runs - runs
+    assert handoffs == 10
+    assert len(terminal.calls("order_send")) == 10
