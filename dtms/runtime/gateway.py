@@ -291,8 +291,13 @@ class Gateway:
                 )
             )
         for request in batch[len(answers) :]:  # the link went down, or a deadline passed,
-            # before these were sent: back in line (an expired one is dropped when taken)
-            self._queue.requeue(request)
+            # before these were sent: back in line (an expired one is dropped when taken),
+            # unless nobody waits for it any more: an order nobody will record is never sent
+            if request.waiters > 0:
+                self._queue.requeue(request)
+            else:
+                request.state = State.DROPPED
+                request.finish(unsent(outcomes.NOT_SENT_DEADLINE))
 
     async def _result_of(self, request: Request, deadline: float) -> CallResult:
         current, coalesced = request, False

@@ -533,3 +533,35 @@ async def test_send_batch_one_hands_each_order_to_the_broker_thread_alone(
         handoffs = executor.runs - runs
     assert handoffs == 10
     assert len(terminal.calls("order_send")) == 10
+
+
+async def test_an_order_of_a_cut_batch_whose_caller_left_is_never_sent_later(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # the link goes down on the first order of a batch; the second order's caller has left
+    # meanwhile (its actor was cancelled): nobody would record its answer, so after the
+    # reconnect it is not sent
+    async with held_gateway(autojump_clock, GatewaySettings(send_batch=4)) as (
+        gateway, terminal, executor
+    ):
+        executor.hold()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(partial(gateway.send, {**OPEN, "volume": 0.1}))
+            left = trio.CancelScope()
+
+            async def leaving() -> None:
+                with left:
+                    await gateway.send({**OPEN, "volume": 0.2})
+
+            nursery.start_soon(leaving)
+            await wait_all_tasks_blocked()
+            assert executor.held_calls == 1  # both orders in one hand-off
+            terminal.drop_link()
+            left.cancel()
+            await wait_all_tasks_blocked()
+            executor.release()
+            await trio.sleep(1.0)
+            terminal.restore_link()
+            await gateway.wait_reconnected(0)
+            await trio.sleep(5.0)
+    assert [call[2]["volume"] for call in terminal.calls("order_send")] == [0.1]
