@@ -248,3 +248,42 @@ def test_a_leg_s_margin_formula_is_the_margin_of_one_position(
     leg = money._leg_margin(sym)
     for volume, price in ((0.01, 1.08731), (1.37, 157.113), (12.0, 2351.7)):
         assert leg(volume, price) == money.margin(sym, BUY, volume, price)
+
+
+@pytest.mark.parametrize("margin_mode", ["hedging", "netting"])
+def test_the_kept_margin_sums_follow_every_change_of_the_book(
+    make: Any, clock: ManualClock, margin_mode: str
+) -> None:
+    # the book keeps its margin sums as positions open; every other change (partial and full
+    # closes, close-by, netting, a cross's rate moving) must give what summing the book gives
+    sim = make(balance=1_000_000.0, margin_mode=margin_mode)
+    orders = Orders(sim)
+    ledger = sim._server.trading.book
+
+    def check() -> None:
+        assert ledger.margin() == _reference_margin(ledger.money, ledger.legs())
+        extra = ("EURJPY", SELL, 0.3, 163.2)
+        assert ledger.margin(extra) == _reference_margin(ledger.money, [*ledger.legs(), extra])
+
+    tickets = []
+    for i, (symbol, side) in enumerate([("EURUSD", "buy"), ("EURJPY", "sell"),
+                                        ("EURUSD", "sell"), ("XAUUSD", "buy"),
+                                        ("EURJPY", "buy"), ("USDJPY", "sell")] * 2):
+        tickets.append(orders.opened(symbol, 0.1 * (1 + i % 4), side=side).ticket)
+        check()
+        clock.advance(7)  # the quotes, EUR's rate among them, move
+        check()
+    live = [p.ticket for p in sim.positions_get()]
+    orders.close(live[0], 0.1)
+    check()
+    orders.close(live[-1])
+    check()
+    if margin_mode == "hedging":
+        buy = orders.opened("EURUSD", 0.5, side="buy").ticket
+        sell = orders.opened("EURUSD", 0.2, side="sell").ticket
+        check()
+        assert orders.close_by(buy, sell).retcode == c.TRADE_RETCODE_DONE
+        check()
+    orders.opened("GBPUSD", 0.4, side="buy")
+    check()
+    assert ledger.margin() > 0.0

@@ -141,18 +141,30 @@ class Money:
         ``margin_hedged_use_leg`` only the larger leg is charged. A netting account has one
         leg per symbol, so this is the plain sum there.
         """
-        sides: dict[str, list[float]] = {}
+        return self.margin_of(self.side_sums(legs))
+
+    def side_sums(self, legs: Iterable[tuple[str, int, float, float]],
+                  sums: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
+        """Per symbol ``[buy volume, sell volume, buy margin, sell margin]`` of ``legs``, added
+        in their order to ``sums`` (changed in place) when given."""
+        sides: dict[str, list[float]] = {} if sums is None else sums
         leg_margin: dict[str, Callable[[float, float], float]] = {}
         for symbol, order_type, volume, price in legs:
             acc = sides.get(symbol)
-            if acc is None:  # per symbol once: its accumulators and its margin formula
-                acc = sides[symbol] = [0.0, 0.0, 0.0, 0.0]  # vol buy/sell, margin b/s
-                leg_margin[symbol] = self._leg_margin(self._symbols[symbol])
+            if acc is None:
+                acc = sides[symbol] = [0.0, 0.0, 0.0, 0.0]
+            formula = leg_margin.get(symbol)
+            if formula is None:  # per symbol once: its margin formula
+                formula = leg_margin[symbol] = self._leg_margin(self._symbols[symbol])
             i = 0 if order_type % 2 == 0 else 1
             acc[i] += volume
-            acc[2 + i] += leg_margin[symbol](volume, price)
+            acc[2 + i] += formula(volume, price)
+        return sides
+
+    def margin_of(self, sums: Mapping[str, list[float]]) -> float:
+        """The account margin of per-symbol :meth:`side_sums`."""
         total = 0.0
-        for symbol, (vb, vs, mb, ms) in sides.items():
+        for symbol, (vb, vs, mb, ms) in sums.items():
             sym = self._symbols[symbol]
             if sym.margin_hedged_use_leg:
                 total += max(mb, ms)
@@ -164,6 +176,18 @@ class Money:
             total += locked * (per_b + per_s) * share
             total += (vb - locked) * per_b + (vs - locked) * per_s
         return total
+
+    def rates_key(self, symbols: Iterable[str]) -> tuple[float, ...]:
+        """The conversion rates the margins of ``symbols``' positions depend on now (a
+        position is charged at its open price, so most depend on none)."""
+        out = []
+        for name in symbols:
+            sym = self._symbols[name]
+            ccy = sym.currency_margin
+            at_price = sym.currency_base == ccy and sym.currency_profit == ACCOUNT_CURRENCY
+            if ccy != ACCOUNT_CURRENCY and not at_price:
+                out.append(self.rate(ccy))
+        return tuple(out)
 
     # --- profit ----------------------------------------------------------------------------
     def profit(

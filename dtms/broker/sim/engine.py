@@ -207,7 +207,7 @@ class Engine:
         book = self.book
         if not book.positions:
             return None
-        margin = money(book.money.positions_margin(book.legs()))
+        margin = money(book.margin())
         if margin <= 0:
             return None
         segment = self.quotes.segment

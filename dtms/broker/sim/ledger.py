@@ -104,6 +104,11 @@ class Book:
         self.credit = 0.0
         self._next_order = FIRST_ORDER_TICKET
         self._next_deal = FIRST_DEAL_TICKET
+        # margin sums of the positions in book order, kept as positions open (None: sum the
+        # book again); the legs opened since they were last brought up to date
+        self._sums: dict[str, list[float]] | None = None
+        self._sums_key: tuple[float, ...] = ()
+        self._opened: list[tuple[str, int, float, float]] = []
 
     def start_tickets_after(self, ticket: int) -> None:
         """Number new orders (hence positions) above ``ticket``, as a long-lived account would."""
@@ -127,6 +132,33 @@ class Book:
     def legs(self) -> list[tuple[str, int, float, float]]:
         """``(symbol, type, volume, price_open)`` of every open position, for margin."""
         return [(p.symbol, p.type, p.volume, p.price_open) for p in self.positions.values()]
+
+    def margin(self, extra: tuple[str, int, float, float] | None = None) -> float:
+        """Margin of the open positions, plus the leg ``extra`` (not in the book) if given:
+        ``money.positions_margin(legs())``, without summing the whole book for every order.
+
+        The per-symbol sums are kept up to date as positions open (a new position adds its leg
+        after the others, as a sum over the book would); anything else that changes a
+        position, or a move of a conversion rate they depend on, sums the book again.
+        """
+        sums = self._sums
+        if sums is not None and self.money.rates_key(sums) != self._sums_key:
+            sums = None
+        if sums is None:
+            sums = self._sums = self.money.side_sums(self.legs())
+        elif self._opened:
+            self.money.side_sums(self._opened, sums)
+        self._opened.clear()
+        self._sums_key = self.money.rates_key(sums)
+        if extra is not None:
+            sums = {k: v[:] for k, v in sums.items()}
+            self.money.side_sums([extra], sums)
+        return self.money.margin_of(sums)
+
+    def _changed(self) -> None:
+        """A position changed other than by opening: the margin sums start again."""
+        self._sums = None
+        self._opened.clear()
 
     def floating(self, pos: Position, bid: float, ask: float) -> float:
         """Rounded floating profit of ``pos`` at a quote (swap not included)."""
@@ -199,6 +231,8 @@ class Book:
             reason=origin.reason, comment=origin.comment,
         )
         self.positions[order] = pos
+        if self._sums is not None:
+            self._opened.append((symbol, order_type, volume, price))
         deal = self._deal(pos, order_type, c.DEAL_ENTRY_IN, volume, price, origin, time_msc)
         return Fill(order, deal, volume, price, order)
 
@@ -237,6 +271,7 @@ class Book:
             return self.open(symbol, order_type, volume, price, sl=sl, tp=tp, origin=origin,
                              time_msc=time_msc)
         pos = existing[0]
+        self._changed()
         order = self._order(symbol, order_type, volume, price, sl, tp, origin, time_msc,
                             pos.ticket)
         if side_sign(order_type) == side_sign(pos.type):
@@ -327,6 +362,7 @@ class Book:
                           profit=profit, swap=swap)
 
     def _shrink(self, pos: Position, volume: float, time_msc: int) -> None:
+        self._changed()
         left = round(pos.volume - volume, 8)
         if left <= 1e-9:
             del self.positions[pos.ticket]

@@ -113,7 +113,7 @@ class Trading:
         """Balance, floating profit and margin of ``book`` (default: the real one) now."""
         book = self.book if book is None else book
         profit = book.open_profit(self.engine.quote)
-        margin = money(book.money.positions_margin(book.legs()))
+        margin = money(book.margin())
         return Snapshot(book.balance, book.credit, money(profit), margin)
 
     def project(self, plan: Plan, origin: Origin, before: Snapshot | None = None) -> Snapshot:
@@ -136,10 +136,10 @@ class Trading:
         q = self.engine.quote(plan.symbol)
         floating = 0.0 if q is None else book.floating_of(plan.symbol, plan.type, plan.volume,
                                                           plan.price, q[1], q[2])
-        legs = [*book.legs(), (plan.symbol, plan.type, plan.volume, plan.price)]
+        leg = (plan.symbol, plan.type, plan.volume, plan.price)
         return Snapshot(money(before.balance + book.entry_commission(plan.volume)),
                         before.credit, money(before.profit + floating),
-                        money(book.money.positions_margin(legs)))
+                        money(book.margin(extra=leg)))
 
     # --- execution -------------------------------------------------------------------------
     def apply(self, plan: Plan, origin: Origin, book: Book | None = None) -> Fill | None:
