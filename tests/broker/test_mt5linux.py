@@ -196,6 +196,40 @@ def test_decode_rebuilds_nested_structs() -> None:
     assert _decode((500, 4000, "01 Jan 2026")) == (500, 4000, "01 Jan 2026")
 
 
+def test_decode_reads_a_table_of_structs_by_its_field_names() -> None:
+    # a tuple of structs crosses as one table: our fields go straight in; another build's
+    # (a field missing, one more) go by name; an unknown type stays dicts
+    ours = {"__mt5_table__": "Tick", "fields": structs.Tick._fields,
+            "rows": [(1, 1.1, 1.2, 0.0, 0, 1000, 6, 0.0), (2, 1.3, 1.4, 0.0, 0, 2000, 6, 0.0)]}
+    assert _decode(ours) == (structs.Tick(1, 1.1, 1.2, 0.0, 0, 1000, 6, 0.0),
+                             structs.Tick(2, 1.3, 1.4, 0.0, 0, 2000, 6, 0.0))
+    other = {"__mt5_table__": "Tick", "fields": ("bid", "time", "extra"),
+             "rows": [(1.5, 7, "x")]}
+    assert _decode(other) == (structs.Tick(time=7, bid=1.5),)
+    unknown = {"__mt5_table__": "Mystery", "fields": ("a", "b"), "rows": [(1, 2)]}
+    assert _decode(unknown) == ({"a": 1, "b": 2},)
+
+
+def test_a_snapshot_crosses_whole_and_equal(server_port: int) -> None:
+    broker = Mt5LinuxBroker(port=server_port)
+    assert broker.initialize() is True
+    try:
+        tickets = [buy(broker, f"table-{i}").order for i in range(5)]
+        every = broker.positions_get()
+        assert every is not None and all(type(p) is structs.TradePosition for p in every)
+        by_ticket = {p.ticket: p for p in every}
+        for ticket in tickets:
+            one = broker.positions_get(ticket=ticket)
+            assert one is not None and len(one) == 1
+            # the same position, field by field, whether alone or among the others (profit
+            # aside: the quote may tick between the two calls)
+            assert one[0]._replace(profit=0.0, price_current=0.0) == \
+                by_ticket[ticket]._replace(profit=0.0, price_current=0.0)
+            assert one[0].comment == f"table-{tickets.index(ticket)}"
+    finally:
+        broker.shutdown()
+
+
 def test_demo_scenario_trades_on_the_served_account() -> None:
     with running_sim_server("--scenario", "demo", "--speed", "60") as (_, port):
         broker = Mt5LinuxBroker(port=port)
