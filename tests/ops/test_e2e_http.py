@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,8 +40,13 @@ class Running:
     base: str
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.base + path, timeout=10) as r:
-            return json.loads(r.read())
+        try:
+            with urllib.request.urlopen(self.base + path, timeout=10) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            if path == "/health" and e.code == 503:  # not healthy yet: the body says why
+                return json.loads(e.read())
+            raise
 
     def wait(self, predicate: Any, timeout: float, what: str) -> Any:
         end = time.monotonic() + timeout
