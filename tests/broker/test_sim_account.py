@@ -236,18 +236,29 @@ def test_the_account_s_sums_are_the_positions_one_by_one(make: Any) -> None:
     assert account.profit != 0.0 and account.margin > 0.0
 
 
-@pytest.mark.parametrize("mode", [c.SYMBOL_CALC_MODE_FOREX, c.SYMBOL_CALC_MODE_FOREX_NO_LEVERAGE,
-                                  c.SYMBOL_CALC_MODE_CFD, c.SYMBOL_CALC_MODE_CFDINDEX,
-                                  c.SYMBOL_CALC_MODE_CFDLEVERAGE])
-@pytest.mark.parametrize("symbol", ["EURUSD", "USDJPY", "EURJPY", "XAUUSD"])
-def test_a_leg_s_margin_formula_is_the_margin_of_one_position(
-    sim: SimBroker, mode: int, symbol: str
+@pytest.mark.parametrize(
+    ("mode", "formula"),
+    [  # reference §6.6, in the margin currency: lots = volume x contract size
+        (c.SYMBOL_CALC_MODE_FOREX, lambda lots, price, lev: lots / lev),
+        (c.SYMBOL_CALC_MODE_FOREX_NO_LEVERAGE, lambda lots, price, lev: lots),
+        (c.SYMBOL_CALC_MODE_CFD, lambda lots, price, lev: lots * price),
+        (c.SYMBOL_CALC_MODE_CFDINDEX, lambda lots, price, lev: lots * price),
+        (c.SYMBOL_CALC_MODE_CFDLEVERAGE, lambda lots, price, lev: lots * price / lev),
+    ],
+)
+def test_every_calculation_mode_converts_its_margin_currency(
+    sim: SimBroker, mode: int, formula: Any
 ) -> None:
+    # EUR margin at the position's price (EURUSD), USD margin as is (USDJPY), EUR margin of a
+    # cross at EURUSD's current mid (EURJPY)
     money = sim._server.trading.book.money
-    sym = dataclasses.replace(money._symbols[symbol], trade_calc_mode=mode)
-    leg = money._leg_margin(sym)
-    for volume, price in ((0.01, 1.08731), (1.37, 157.113), (12.0, 2351.7)):
-        assert leg(volume, price) == money.margin(sym, BUY, volume, price)
+    bid, ask = Orders(sim).tick("EURUSD")
+    for symbol, price, rate in (("EURUSD", 1.08731, 1.08731), ("USDJPY", 157.113, 1.0),
+                                ("EURJPY", 163.2, (bid + ask) / 2)):
+        sym = dataclasses.replace(money._symbols[symbol], trade_calc_mode=mode)
+        lots = 1.37 * sym.contract_size
+        expected = formula(lots, price, money.leverage) * rate
+        assert money.margin(sym, BUY, 1.37, price) == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.parametrize("margin_mode", ["hedging", "netting"])

@@ -83,54 +83,44 @@ class Money:
     # --- margin ----------------------------------------------------------------------------
     def margin(self, sym: SimSymbol, order_type: int, volume: float, price: float) -> float:
         """Margin of ``volume`` lots at market ``price`` in account currency, unrounded."""
-        return self.raw_margin(sym, volume, price) * self._margin_rate(sym, price)
-
-    def raw_margin(self, sym: SimSymbol, volume: float, price: float) -> float:
-        """Margin in the symbol's margin currency (reference §6.6 formulas)."""
-        mode = sym.trade_calc_mode
-        lots = volume * sym.contract_size
-        if mode == c.SYMBOL_CALC_MODE_FOREX:
-            return lots / self._leverage
-        if mode == c.SYMBOL_CALC_MODE_FOREX_NO_LEVERAGE:
-            return lots
-        if mode in (c.SYMBOL_CALC_MODE_CFD, c.SYMBOL_CALC_MODE_CFDINDEX):
-            return lots * price
-        if mode == c.SYMBOL_CALC_MODE_CFDLEVERAGE:
-            return lots * price / self._leverage
-        raise ValueError(f"{sym.name}: calculation mode {mode} is not simulated")
+        return self._leg_margin(sym)(volume, price)
 
     def _leg_margin(self, sym: SimSymbol) -> Callable[[float, float], float]:
-        """:meth:`margin` of ``sym`` as a function of ``(volume, price)``, with what does not
-        depend on the leg worked out once (the same arithmetic, so the same floats)."""
+        """:meth:`margin` of ``sym`` as a function of ``(volume, price)``: the reference §6.6
+        formula in the symbol's margin currency, times its rate into the account currency.
+        What does not depend on the leg is worked out once (a margin check sums thousands)."""
         mode, cs, lev = sym.trade_calc_mode, sym.contract_size, self._leverage
-        ccy = sym.currency_margin
-        at_price = sym.currency_base == ccy and sym.currency_profit == ACCOUNT_CURRENCY
-        r = 1.0 if ccy == ACCOUNT_CURRENCY else (0.0 if at_price else self.rate(ccy))
-        at_price = at_price and ccy != ACCOUNT_CURRENCY
-        if mode == c.SYMBOL_CALC_MODE_FOREX:
-            if at_price:
+        rate = self._fixed_margin_rate(sym)
+        if rate is None:  # the margin currency is the base, quoted in USD: the leg's own price
+            if mode == c.SYMBOL_CALC_MODE_FOREX:
                 return lambda v, p: v * cs / lev * p
-            return lambda v, p: v * cs / lev * r
-        if mode == c.SYMBOL_CALC_MODE_FOREX_NO_LEVERAGE:
-            if at_price:
+            if mode == c.SYMBOL_CALC_MODE_FOREX_NO_LEVERAGE:
                 return lambda v, p: v * cs * p
-            return lambda v, p: v * cs * r
-        if mode in (c.SYMBOL_CALC_MODE_CFD, c.SYMBOL_CALC_MODE_CFDINDEX):
-            if at_price:
+            if mode in (c.SYMBOL_CALC_MODE_CFD, c.SYMBOL_CALC_MODE_CFDINDEX):
                 return lambda v, p: v * cs * p * p
-            return lambda v, p: v * cs * p * r
-        if mode == c.SYMBOL_CALC_MODE_CFDLEVERAGE:
-            if at_price:
+            if mode == c.SYMBOL_CALC_MODE_CFDLEVERAGE:
                 return lambda v, p: v * cs * p / lev * p
-            return lambda v, p: v * cs * p / lev * r
+        else:
+            r = rate
+            if mode == c.SYMBOL_CALC_MODE_FOREX:
+                return lambda v, p: v * cs / lev * r
+            if mode == c.SYMBOL_CALC_MODE_FOREX_NO_LEVERAGE:
+                return lambda v, p: v * cs * r
+            if mode in (c.SYMBOL_CALC_MODE_CFD, c.SYMBOL_CALC_MODE_CFDINDEX):
+                return lambda v, p: v * cs * p * r
+            if mode == c.SYMBOL_CALC_MODE_CFDLEVERAGE:
+                return lambda v, p: v * cs * p / lev * r
         raise ValueError(f"{sym.name}: calculation mode {mode} is not simulated")
 
-    def _margin_rate(self, sym: SimSymbol, price: float) -> float:
+    def _fixed_margin_rate(self, sym: SimSymbol) -> float | None:
+        """The rate of ``sym``'s margin currency into the account currency: 1 for USD, the
+        current mid of a major otherwise, or None when it is the position's own open price
+        (the base currency of a symbol quoted in USD)."""
         ccy = sym.currency_margin
         if ccy == ACCOUNT_CURRENCY:
             return 1.0
         if sym.currency_base == ccy and sym.currency_profit == ACCOUNT_CURRENCY:
-            return price
+            return None
         return self.rate(ccy)
 
     def positions_margin(self, legs: Iterable[tuple[str, int, float, float]]) -> float:
@@ -177,17 +167,10 @@ class Money:
             total += (vb - locked) * per_b + (vs - locked) * per_s
         return total
 
-    def rates_key(self, symbols: Iterable[str]) -> tuple[float, ...]:
+    def rates_key(self, symbols: Iterable[str]) -> tuple[float | None, ...]:
         """The conversion rates the margins of ``symbols``' positions depend on now (a
         position is charged at its open price, so most depend on none)."""
-        out = []
-        for name in symbols:
-            sym = self._symbols[name]
-            ccy = sym.currency_margin
-            at_price = sym.currency_base == ccy and sym.currency_profit == ACCOUNT_CURRENCY
-            if ccy != ACCOUNT_CURRENCY and not at_price:
-                out.append(self.rate(ccy))
-        return tuple(out)
+        return tuple(self._fixed_margin_rate(self._symbols[name]) for name in symbols)
 
     # --- profit ----------------------------------------------------------------------------
     def profit(

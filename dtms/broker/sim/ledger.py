@@ -107,7 +107,7 @@ class Book:
         # margin sums of the positions in book order, kept as positions open (None: sum the
         # book again); the legs opened since they were last brought up to date
         self._sums: dict[str, list[float]] | None = None
-        self._sums_key: tuple[float, ...] = ()
+        self._sums_key: tuple[float | None, ...] = ()
         self._opened: list[tuple[str, int, float, float]] = []
 
     def start_tickets_after(self, ticket: int) -> None:
