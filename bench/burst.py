@@ -7,12 +7,12 @@ Run: ``python bench/burst.py`` (the headline, about 40 minutes) or ``python benc
 How it is measured. It runs ``dtms stress`` exactly as a user would: ``dtms sim-server`` in its
 own process at speed 1 with a realistic terminal (order_send 47.5-52.5 ms, reads 2.5-7.5 ms:
 50 and 5 ms on average, the ``latency`` faults profile), 1,500 positions on 3 symbols opened by
-a trader's EA, ``dtms run --broker mt5linux`` against it. The headline book is all exposed, all with a stop, no
-other EA and no hand close (``[stress]`` below), and ``--shock`` lowers dtms's thresholds so the
-shock's bar decides every hedge at once (docs/stress.md). The soak uses the ``realistic`` faults
-profile (requotes, missing prices, lost answers, link outages, external closes) and the default
-book (other EAs, trades without a stop, hand closes) with 10 kills. The figures come from the
-JSON report; the targets are issue 8's.
+a trader's EA, ``dtms run --broker mt5linux`` against it. The headline book is all exposed, all
+with a stop, no other EA and no hand close (``[stress]`` below), and ``--shock`` lowers dtms's
+thresholds so the shock's bar decides every hedge at once (docs/stress.md). The soak uses the
+``realistic`` faults profile (requotes, missing prices, lost answers, link outages, external
+closes) and the default book (other EAs, trades without a stop, hand closes) with 10 kills. The
+figures come from the JSON report; the targets are issue 8's.
 """
 
 from __future__ import annotations
