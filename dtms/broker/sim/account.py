@@ -90,27 +90,21 @@ class Money:
         formula in the symbol's margin currency, times its rate into the account currency.
         What does not depend on the leg is worked out once (a margin check sums thousands)."""
         mode, cs, lev = sym.trade_calc_mode, sym.contract_size, self._leverage
+        raw: Callable[[float, float], float]
+        if mode == c.SYMBOL_CALC_MODE_FOREX:
+            raw = lambda v, p: v * cs / lev  # noqa: E731
+        elif mode == c.SYMBOL_CALC_MODE_FOREX_NO_LEVERAGE:
+            raw = lambda v, p: v * cs  # noqa: E731
+        elif mode in (c.SYMBOL_CALC_MODE_CFD, c.SYMBOL_CALC_MODE_CFDINDEX):
+            raw = lambda v, p: v * cs * p  # noqa: E731
+        elif mode == c.SYMBOL_CALC_MODE_CFDLEVERAGE:
+            raw = lambda v, p: v * cs * p / lev  # noqa: E731
+        else:
+            raise ValueError(f"{sym.name}: calculation mode {mode} is not simulated")
         rate = self._fixed_margin_rate(sym)
         if rate is None:  # the margin currency is the base, quoted in USD: the leg's own price
-            if mode == c.SYMBOL_CALC_MODE_FOREX:
-                return lambda v, p: v * cs / lev * p
-            if mode == c.SYMBOL_CALC_MODE_FOREX_NO_LEVERAGE:
-                return lambda v, p: v * cs * p
-            if mode in (c.SYMBOL_CALC_MODE_CFD, c.SYMBOL_CALC_MODE_CFDINDEX):
-                return lambda v, p: v * cs * p * p
-            if mode == c.SYMBOL_CALC_MODE_CFDLEVERAGE:
-                return lambda v, p: v * cs * p / lev * p
-        else:
-            r = rate
-            if mode == c.SYMBOL_CALC_MODE_FOREX:
-                return lambda v, p: v * cs / lev * r
-            if mode == c.SYMBOL_CALC_MODE_FOREX_NO_LEVERAGE:
-                return lambda v, p: v * cs * r
-            if mode in (c.SYMBOL_CALC_MODE_CFD, c.SYMBOL_CALC_MODE_CFDINDEX):
-                return lambda v, p: v * cs * p * r
-            if mode == c.SYMBOL_CALC_MODE_CFDLEVERAGE:
-                return lambda v, p: v * cs * p / lev * r
-        raise ValueError(f"{sym.name}: calculation mode {mode} is not simulated")
+            return lambda v, p: raw(v, p) * p
+        return lambda v, p: raw(v, p) * rate
 
     def _fixed_margin_rate(self, sym: SimSymbol) -> float | None:
         """The rate of ``sym``'s margin currency into the account currency: 1 for USD, the
