@@ -35,6 +35,12 @@ async def held_gateway(
         yield gateway, terminal, executor
 
 
+async def release_after(executor: HoldingExecutor, seconds: float) -> None:
+    """Let the held broker call go after ``seconds`` (virtual time)."""
+    await trio.sleep(seconds)
+    executor.release()
+
+
 async def test_call_returns_a_classified_result(autojump_clock: trio.testing.MockClock) -> None:
     async with held_gateway(autojump_clock) as (gateway, terminal, _):
         terminal.latency["positions_get"] = 0.25
@@ -146,12 +152,7 @@ async def test_deadline_in_flight_is_unknown_and_the_call_still_serialises(
     async with held_gateway(autojump_clock, settings) as (gateway, terminal, executor):
         executor.hold()
         async with trio.open_nursery() as nursery:
-
-            async def release_later() -> None:
-                await trio.sleep(20.0)
-                executor.release()
-
-            nursery.start_soon(release_later)
+            nursery.start_soon(release_after, executor, 20.0)
             result = await gateway.send(OPEN, deadline=5.0)
             # past its deadline a sent call is still awaited answer_wait from its start
             assert trio.current_time() == pytest.approx(8.0)
@@ -183,12 +184,7 @@ async def test_an_order_sent_just_before_its_deadline_keeps_its_answer(
     async with held_gateway(autojump_clock) as (gateway, _terminal, executor):
         executor.hold()
         async with trio.open_nursery() as nursery:
-
-            async def release_later() -> None:
-                await trio.sleep(6.0)
-                executor.release()
-
-            nursery.start_soon(release_later)
+            nursery.start_soon(release_after, executor, 6.0)
             result = await gateway.send(OPEN, deadline=5.0)
         # sent at once, answered at 6 s: one second past its deadline, the answer still counts
         assert trio.current_time() == pytest.approx(6.0)
@@ -291,12 +287,7 @@ async def test_close_fails_queued_lets_in_flight_finish_and_shuts_down(
             await wait_all_tasks_blocked()
             nursery.start_soon(call, "queued", "symbol_info_tick", "EURUSD")
             await wait_all_tasks_blocked()
-
-            async def release_later() -> None:
-                await trio.sleep(3.0)
-                executor.release()
-
-            nursery.start_soon(release_later)
+            nursery.start_soon(release_after, executor, 3.0)
             await gateway.aclose()
             assert trio.current_time() == pytest.approx(3.0)
         with pytest.raises(GatewayClosed):

@@ -9,8 +9,19 @@ import trio.testing
 from trio.testing import wait_all_tasks_blocked
 
 from dtms.core.types import Outcome
-from dtms.runtime.gateway import CallResult, GatewaySettings, Priority
+from dtms.runtime.gateway import CallResult, Gateway, GatewaySettings, Priority
+from tests.runtime.conftest import HoldingExecutor
 from tests.runtime.test_gateway import OPEN, held_gateway
+
+
+async def behind_a_held_read(nursery: trio.Nursery, gateway: Gateway,
+                             executor: HoldingExecutor) -> int:
+    """Hold the broker thread with a read in flight, so what is queued next waits behind it;
+    returns the executor's hand-offs so far."""
+    executor.hold()
+    nursery.start_soon(gateway.call, "positions_get")
+    await wait_all_tasks_blocked()
+    return executor.runs
 
 
 async def test_a_burst_of_orders_never_starves_the_cycles_snapshot(
@@ -19,7 +30,6 @@ async def test_a_burst_of_orders_never_starves_the_cycles_snapshot(
     settings = GatewaySettings(send_interval=0.0, read_max_wait=0.25)
     async with held_gateway(autojump_clock, settings) as (gateway, terminal, executor):
         terminal.latency["order_send"] = 0.05
-        executor.hold()
         served_at: dict[str, float] = {}
 
         async def snapshot() -> None:
@@ -27,8 +37,7 @@ async def test_a_burst_of_orders_never_starves_the_cycles_snapshot(
             served_at["snapshot"] = trio.current_time()
 
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(gateway.call, "positions_get")
-            await wait_all_tasks_blocked()
+            await behind_a_held_read(nursery, gateway, executor)
             for _ in range(60):  # a burst of hedges, then the next cycle's snapshot
                 nursery.start_soon(partial(gateway.send, OPEN))
             await wait_all_tasks_blocked()
@@ -53,16 +62,14 @@ async def test_a_batch_of_orders_is_sent_in_line_and_never_past_a_deadline(
     settings = GatewaySettings(send_batch=4)
     async with held_gateway(autojump_clock, settings) as (gateway, terminal, executor):
         terminal.latency["order_send"] = 1.0
-        executor.hold()
         results: dict[str, CallResult] = {}
 
         async def send(label: str, volume: float, deadline: float) -> None:
             results[label] = await gateway.send({**OPEN, "volume": volume}, deadline=deadline)
 
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(gateway.call, "positions_get")
-            await wait_all_tasks_blocked()
-            start, runs = trio.current_time(), executor.runs
+            runs = await behind_a_held_read(nursery, gateway, executor)
+            start = trio.current_time()
             # sent at 0, 1, (2: past its deadline of 1.5), 2, then the next batch at 3
             for label, volume, deadline in (("a", 0.1, 60.0), ("b", 0.2, 60.0),
                                             ("c", 0.3, 1.5), ("d", 0.4, 60.0),
@@ -85,11 +92,8 @@ async def test_send_batch_one_hands_each_order_to_the_broker_thread_alone(
     settings = GatewaySettings(send_batch=1)
     async with held_gateway(autojump_clock, settings) as (gateway, terminal, executor):
         terminal.latency["order_send"] = 0.05
-        executor.hold()
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(gateway.call, "positions_get")
-            await wait_all_tasks_blocked()
-            runs = executor.runs
+            runs = await behind_a_held_read(nursery, gateway, executor)
             for _ in range(10):
                 nursery.start_soon(partial(gateway.send, OPEN))
             await wait_all_tasks_blocked()
