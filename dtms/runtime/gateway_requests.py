@@ -4,7 +4,10 @@ A :class:`Request` is one call waiting for the broker (or several callers' calls
 coalesced). The :class:`RequestQueue` serves the highest :class:`Priority` first and FIFO within
 a class; a request pushed with the ``coalesce_key`` of one still queued replaces it, keeps its
 place in line, and inherits its callers. Requests leave the queue lazily: taking one out of line
-only changes its state, and stale heap entries are skipped when they reach the top.
+empties its heap entry, and empty entries are skipped when they reach the top. An emptied entry
+holds nothing: a request taken out of order (a starved read in a burst of orders, a stop change
+superseded, a caller gone) must not keep its arguments and the broker's answer alive until the
+orders in front of it drain, and the heap is rebuilt once most of it is empty.
 """
 
 from __future__ import annotations
@@ -92,6 +95,8 @@ class Request:
     started: float = 0.0
     queued_at: float = 0.0
     """Trio time the (first) caller queued it."""
+    entry: list[Any] | None = dataclasses.field(default=None, repr=False)
+    """Its heap entry while it is queued."""
 
     @property
     def trade_request(self) -> Any:
@@ -110,7 +115,10 @@ class RequestQueue:
     """Priority queue of requests with coalescing and lazy removal."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[int, int, int, Request]] = []
+        self._heap: list[list[Any]] = []
+        """Entries ``[-priority, seq, tiebreak, request]``; a taken request's is emptied."""
+        self._empty = 0
+        """Emptied entries still in the heap."""
         self._seq = itertools.count()
         self._tiebreak = itertools.count()
         self._by_key: dict[Hashable, Request] = {}
@@ -150,7 +158,8 @@ class RequestQueue:
         key = request.coalesce_key
         if key is not None and key not in self._by_key:
             self._by_key[key] = request
-        entry = (-request.priority, request.seq, next(self._tiebreak), request)
+        entry = [-request.priority, request.seq, next(self._tiebreak), request]
+        request.entry = entry
         heapq.heappush(self._heap, entry)
         self.depth[request.priority] += 1
         if request.priority is Priority.READ:
@@ -160,8 +169,9 @@ class RequestQueue:
     def peek(self) -> Request | None:
         """The request that would go next, or None when the queue is empty."""
         heap = self._heap
-        while heap and heap[0][-1].state is not State.QUEUED:
+        while heap and heap[0][-1] is None:
             heapq.heappop(heap)
+            self._empty -= 1
         return heap[0][-1] if heap else None
 
     def oldest_read(self) -> Request | None:
@@ -190,13 +200,21 @@ class RequestQueue:
 
     def first_other_than(self, fn_name: str) -> Request | None:
         """The best queued request that does not call ``fn_name``."""
-        entries = (e for e in self._heap if e[-1].state is State.QUEUED)
-        best = min((e for e in entries if e[-1].fn_name != fn_name), default=None)
+        entries = (e for e in self._heap if e[-1] is not None and e[-1].fn_name != fn_name)
+        best = min(entries, default=None)
         return best[-1] if best is not None else None
 
     def take(self, request: Request) -> None:
         """Take a queued request out of line (the caller sets its next state)."""
         self.depth[request.priority] -= 1
+        if request.entry is not None:
+            request.entry[-1] = None
+            request.entry = None
+            self._empty += 1
+            if self._empty > 64 and 2 * self._empty > len(self._heap):
+                self._heap = [e for e in self._heap if e[-1] is not None]
+                heapq.heapify(self._heap)
+                self._empty = 0
         key = request.coalesce_key
         if key is not None and self._by_key.get(key) is request:
             del self._by_key[key]
@@ -213,7 +231,7 @@ class RequestQueue:
         out: dict[Priority, float] = {}
         for entry in self._heap:
             request = entry[-1]
-            if request.state is State.QUEUED:
+            if request is not None:
                 waited = now - request.queued_at
                 out[request.priority] = max(out.get(request.priority, 0.0), waited)
         return out
