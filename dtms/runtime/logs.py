@@ -34,6 +34,9 @@ class TradeLogRouter:
     A file that grows past ``max_bytes`` is rotated: it becomes ``<ticket>.1.log`` (replacing
     an older part) and a new one starts, so no trade's log grows without bound. Files of trades
     closed longer ago than the retention are deleted by ``dtms.runtime.retention``.
+
+    Files are opened unbuffered: every record is written out at once anyway, and a buffered
+    text file would keep some 9 KB of buffers per open file (2.3 MB for 256 files).
     """
 
     def __init__(self, log_dir: str | Path, max_open: int, max_bytes: int = 5 << 20) -> None:
@@ -41,7 +44,7 @@ class TradeLogRouter:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.max_open = max_open
         self.max_bytes = max_bytes
-        self._files: OrderedDict[int, IO[str]] = OrderedDict()
+        self._files: OrderedDict[int, IO[bytes]] = OrderedDict()
 
     def write(self, message: Any) -> None:
         """Append a formatted record to its ticket's file."""
@@ -50,15 +53,19 @@ class TradeLogRouter:
             return
         fh = self._files.get(ticket)
         if fh is None:
-            fh = open(self.dir / f"{ticket}.log", "a", encoding="utf-8")  # noqa: SIM115
+            fh = open(self.dir / f"{ticket}.log", "ab", buffering=0)  # noqa: SIM115
             self._files[ticket] = fh
             while len(self._files) > self.max_open:
                 _, old = self._files.popitem(last=False)
                 old.close()
         else:
             self._files.move_to_end(ticket)
-        fh.write(str(message))
-        fh.flush()
+        data = memoryview(str(message).encode("utf-8"))
+        while data:  # a raw file may take part of a write
+            written = fh.write(data)
+            if not written:
+                break
+            data = data[written:]
         if fh.tell() > self.max_bytes:
             fh.close()
             del self._files[ticket]

@@ -87,6 +87,25 @@ async def test_a_trade_log_rotates_at_its_size_and_keeps_one_older_part(tmp_path
     assert {x.name for x in tmp_path.joinpath("trades").iterdir()} <= {"9.1.log", "9.log"}
 
 
+def test_each_trade_log_gets_its_own_lines_whole_and_in_order_past_the_open_files_cap(
+    tmp_path: Path,
+) -> None:
+    from loguru import logger
+
+    router = TradeLogRouter(tmp_path, 2)  # 5 tickets through 2 open files
+    sink = logger.add(router.write, format="{message}", filter=lambda r: "ticket" in r["extra"])
+    try:
+        for i in range(30):
+            logger.bind(ticket=i % 5).info(f"#{i % 5} line {i:02d}: stop 1.08 → 1.09, 5 €")
+    finally:
+        logger.remove(sink)
+        router.close()
+    for ticket in range(5):
+        lines = trade_log_path(tmp_path, ticket).read_text(encoding="utf-8").splitlines()
+        assert lines == [f"#{ticket} line {i:02d}: stop 1.08 → 1.09, 5 €"
+                         for i in range(ticket, 30, 5)]
+
+
 def test_a_version_1_journal_is_migrated_and_keeps_its_trades(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path)
