@@ -20,6 +20,7 @@ from operator import attrgetter
 import trio
 from loguru import logger
 
+from dtms.core.indicators import SymbolIndicators
 from dtms.core.layers import ScoreParams
 from dtms.core.machine import Decision, Rule, step, wants_early_check, wants_recheck
 from dtms.core.messages import (
@@ -44,7 +45,8 @@ from dtms.core.messages import (
 )
 from dtms.core.news import NewsEvent
 from dtms.core.policy import Policy
-from dtms.core.score import score_trade, update_flip
+from dtms.core.regime import Adaptation
+from dtms.core.score import FlipState, ScoreResult, score_trade, update_flip
 from dtms.core.trade import CommandStatus, InFlight, TradeState
 from dtms.core.types import AccountView, PositionView, Quote, Side, State
 from dtms.journal.owner import Journal
@@ -234,22 +236,37 @@ class TradeActor:
                                        flip if new_bar else None, inp.account, inp.lock))
             return
         # a deep check sees the same facts, timers included: one step does both
+        await self._apply(self._evaluated(inp, eval_id, early, flip, market, ind, adaptation))
+
+    def _evaluated(self, inp: CycleInput, eval_id: int, early: bool, flip: FlipState,
+                   market: MarketFacts, ind: SymbolIndicators, adaptation: Adaptation,
+                   ) -> Evaluated:
+        """Score the trade (journaled, counted) and make the deep check's event."""
         s = score_trade(ind, adaptation, self.trade.side, flip, self.ctx.score_params)
         counters = self.ctx.counters
         counters.deep_checks += 1
         counters.early_checks += int(early)
         counters.last_check_at = inp.at
-        layers = [{"name": x.name, "raw": x.raw, "normalised": x.normalised, "weight": x.weight,
-                   "weighted": x.weighted, "available": x.available} for x in s.layers]
+        ticket, at, keep = self.ticket, inp.at, self.ctx.scores_per_trade
         self.ctx.journal.write_nowait(lambda f: f.add_score(
-            self.ticket, inp.at, s.total, layers, s.analysis, self.ctx.scores_per_trade))
+            ticket, at, s.total, _layer_rows(s), s.analysis, keep))
         self.log.debug(f"#{self.ticket} score {s.total:+.2f} ({s.analysis})")
-        await self._apply(Evaluated(inp.at, eval_id, s, flip, market, inp.account,
-                                    inp.main, inp.hedge, inp.readd, early, inp.lock))
+        return Evaluated(inp.at, eval_id, s, flip, market, inp.account, inp.main, inp.hedge,
+                         inp.readd, early, inp.lock)
 
     # ------------------------------------------------------------------ stepping
 
     async def _apply(self, event: Event) -> None:
+        commands = await self._decide(event)
+        # While its commands wait for the broker an actor keeps only them, not the event, the
+        # score or the decision: in a burst every trade waits in the gateway's queue at once.
+        del event
+        for c in commands:
+            await self._execute(c)
+
+    async def _decide(self, event: Event) -> tuple[Command, ...]:
+        """Step the core, journal and log the decision; its commands are the caller's to send
+        (the intent is durable before this returns)."""
         before = self.trade
         d = step(before, event, self.ctx.policy)
         self.trade = d.trade
@@ -266,8 +283,7 @@ class TradeActor:
         self._log_decision(before, d)
         for item in d.resolved:
             self._record_resolution(item, at)
-        for c in d.commands:
-            await self._execute(c)
+        return tuple(d.commands)
 
     def _record_resolution(self, item: InFlight, at: float) -> None:
         """Journal how a command whose outcome was unknown (or unconfirmed) ended."""
@@ -416,6 +432,12 @@ def _material(before: TradeState, after: TradeState) -> bool | None:
     if _REST_OF(before) != _REST_OF(after):
         return True
     return False if _PROGRESS_OF(before) != _PROGRESS_OF(after) else None
+
+
+def _layer_rows(s: ScoreResult) -> list[dict[str, object]]:
+    """A score's layers as the journal stores them (built when it commits, not kept before)."""
+    return [{"name": x.name, "raw": x.raw, "normalised": x.normalised, "weight": x.weight,
+             "weighted": x.weighted, "available": x.available} for x in s.layers]
 
 
 def _market(inp: CycleInput, feed: FeedView | None) -> MarketFacts | None:

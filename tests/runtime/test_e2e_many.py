@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import trio
 import trio.testing
@@ -12,10 +14,13 @@ import trio.testing
 from dtms.broker.sim import SimSettings
 from dtms.broker.sim.symbols import default_symbols
 from dtms.config import Settings
+from dtms.core.machine import Decision
+from dtms.core.messages import Evaluated
+from dtms.core.score import ScoreResult
 from dtms.core.types import State
 from dtms.runtime.settings import SupervisorSettings
 
-from .harness import HOUR, Harness, journal_rows, path, simulated
+from .harness import HOUR, Harness, OnSend, journal_rows, path, simulated
 
 N = 200
 # 200 actors over hours of virtual time: a 10 s cycle keeps the run short
@@ -89,3 +94,38 @@ async def test_with_margin_for_only_some_the_rest_stay_l2_with_a_journaled_10019
                           "AND status='failed'")
     assert {t for t, _ in failed} == set(waiting)
     assert {rc for _, rc in failed} == {10019}
+
+
+async def test_trades_waiting_in_the_gateway_keep_neither_their_score_nor_their_decision(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """In a burst every trade waits in the gateway's queue at once; what each keeps while it
+    waits is multiplied by the book (it once kept its deep check's event, score and decision,
+    several KB a trade)."""
+    seen: dict[str, int] = {}
+    hedges_sent = 0
+
+    def hedge(request: dict[str, Any]) -> bool:
+        nonlocal hedges_sent
+        if str(request.get("comment", "")).startswith("DTMS_HEDGE_"):
+            hedges_sent += 1
+        return hedges_sent == N // 2
+
+    def count(_request: dict[str, Any]) -> None:
+        gc.collect()
+        kinds = (Evaluated, ScoreResult, Decision)
+        for o in gc.get_objects():
+            if isinstance(o, kinds):
+                seen[type(o).__name__] = seen.get(type(o).__name__, 0) + 1
+
+    async with simulated(tmp_path, autojump_clock, settings=SETTINGS,
+                         sim_settings=SimSettings(balance=1_000_000.0),
+                         wrap=lambda sim: OnSend(sim, hedge, count, times=N)) as h:
+        tickets, mid = _open_many(h, 0.04)
+        path(h.sim, "EURUSD", h.now(), mid, [(0, 0), (135, -42), (330, -50)])
+        await h.until(lambda: all(h.state(t) is State.HEDGED for t in tickets),
+                      within=5 * HOUR, what="all hedged")
+    assert hedges_sent == N  # counted halfway, with the other half waiting
+    assert "Evaluated" not in seen and "ScoreResult" not in seen, f"kept while waiting: {seen}"
+    # a decision lives on only in a journal write queued for the next commit
+    assert seen.get("Decision", 0) <= N // 10, f"kept while waiting: {seen}"
