@@ -103,6 +103,8 @@ class Supervisor:
         self._nursery: trio.Nursery | None = None
         self._snapshot_failing = False
         self._mains: dict[int, PositionView] = {}
+        self._listed: dict[int, PositionView] = {}
+        """The last snapshot's views by ticket (the next one reuses their unchanged values)."""
         self._delivered: dict[int, tuple[object, ...]] = {}
         self.log = logger.bind(component="supervisor")
         ctx.halted = lambda: self.halted
@@ -203,7 +205,8 @@ class Supervisor:
         if self._snapshot_failing:
             self.log.info("positions snapshot works again")
         self._snapshot_failing = False
-        listed = {int(p.ticket): position_view(p) for p in r.value}
+        built = (position_view(p, self._listed.get(int(p.ticket))) for p in r.value)
+        listed = self._listed = {v.ticket: v for v in built}
         trades = {t: a.trade for t, a in self.actors.items()}
         rec = await self.presence.reconcile(listed, self._watched(trades))
         book = self.ownership.sort(rec.present.values(), trades)
