@@ -9,8 +9,10 @@ times: passing one while queued means the request was never sent (DEFINITIVE). A
 sent is awaited ``answer_wait`` past its start whatever its deadline (an order sent a moment
 before its deadline answers in milliseconds, with the ticket that links its position); only
 then nobody knows (UNKNOWN) — the call still completes in the background and the next one waits
-for it. A queued request with the same ``coalesce_key`` as a newer one is replaced by
-it, and both callers get the newer one's result. ``order_send`` calls are spaced by a throttle.
+for it. One task of the gateway ends these waits for every caller
+(:meth:`Gateway.watch_deadlines`). A queued request with the same ``coalesce_key`` as a newer
+one is replaced by it, and both callers get the newer one's result (by the later of their
+deadlines). ``order_send`` calls are spaced by a throttle.
 
 Consecutive reads at the head of the queue go to the executor as one batch (``read_batch``):
 the thread runs them back to back, still one at a time and in queue order, and a single
@@ -26,7 +28,8 @@ reconciles: ``await gateway.wait_reconnected(seen_epoch)`` returns once the epoc
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Hashable, Mapping
+import math
+from collections.abc import AsyncIterator, Callable, Coroutine, Hashable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, NoReturn
 
@@ -46,6 +49,7 @@ from dtms.runtime.gateway_requests import (
 )
 from dtms.runtime.gateway_settings import GatewaySettings
 from dtms.runtime.gateway_stats import GatewayStatistics, StatsRecorder
+from dtms.wakeup import Wakeup
 
 __all__ = [
     "CallResult",
@@ -73,6 +77,9 @@ class Gateway:
         self._queue = RequestQueue()
         self._in_flight: list[Request] = []
         self._last_send_done = -float("inf")
+        self._next_expiry = math.inf
+        """When :meth:`watch_deadlines` wakes next (unless poked)."""
+        self._expiry_moved = Wakeup()
         self._closing = False
         self._closed = trio.Event()
 
@@ -94,7 +101,7 @@ class Gateway:
         """
         return await self._link.wait_epoch_after(epoch)
 
-    async def call(
+    def call(
         self,
         fn_name: str,
         *args: Any,
@@ -102,8 +109,12 @@ class Gateway:
         deadline: float | None = None,
         coalesce_key: Hashable | None = None,
         **kwargs: Any,
-    ) -> CallResult:
-        """Call broker function ``fn_name(*args, **kwargs)`` through the queue.
+    ) -> Coroutine[Any, Any, CallResult]:
+        """Call broker function ``fn_name(*args, **kwargs)`` through the queue: ``await`` it.
+
+        The request is queued when this is called, and the awaitable is its result. (Not a
+        coroutine function itself, nor is :meth:`send`: in a burst every trade waits here at
+        once, and each keeps the one frame that waits for the answer, not three.)
 
         Args:
             priority: the request class (CLOSE > HEDGE > MODIFY > READ).
@@ -123,9 +134,11 @@ class Gateway:
         request = Request(fn_name, args, kwargs, priority, deadline, coalesce_key)
         if self._queue.push(request) is not None:
             self._stats.coalesced += 1
-        return await self._result_of(request, deadline)
+        if request.deadline < self._next_expiry:
+            self._expiry_moved.set()
+        return self._result_of(request)
 
-    async def send(
+    def send(
         self,
         request: Mapping[str, Any],
         *,
@@ -133,8 +146,10 @@ class Gateway:
         deadline: float | None = None,
         coalesce_key: Hashable | None = None,
         supersedes: tuple[int, ...] = (),
-    ) -> CallResult:
-        """Send a trade request (``order_send``), classified by ``dtms.broker.outcomes``.
+    ) -> Coroutine[Any, Any, CallResult]:
+        """Send a trade request (``order_send``), classified by ``dtms.broker.outcomes``:
+        ``await`` it. A ``dict`` is kept as given (a copy would be a second one per waiting
+        order): do not change it afterwards.
 
         ``priority`` defaults to CLOSE for a close (DEAL with ``position``, or CLOSE_BY),
         MODIFY for an SLTP, else HEDGE. An SLTP coalesces by ``("sltp", position)`` unless
@@ -148,7 +163,7 @@ class Gateway:
             if dropped is not None:
                 self._stats.superseded += 1
                 dropped.finish(unsent(outcomes.NOT_SENT_SUPERSEDED))
-        req = dict(request)
+        req = request if type(request) is dict else dict(request)
         is_sltp = req.get("action") == TRADE_ACTION_SLTP
         if priority is None:
             if outcomes.is_close_request(req):
@@ -157,7 +172,7 @@ class Gateway:
                 priority = Priority.MODIFY if is_sltp else Priority.HEDGE
         if coalesce_key is None and is_sltp and req.get("position"):
             coalesce_key = ("sltp", req["position"])
-        return await self.call(
+        return self.call(
             SEND, req, priority=priority, deadline=deadline, coalesce_key=coalesce_key
         )
 
@@ -203,6 +218,40 @@ class Gateway:
                 await self._execute(await self._next_batch())
         except GatewayClosed:  # closing: the link refuses to start another call
             await trio.sleep_forever()
+
+    async def watch_deadlines(self) -> NoReturn:
+        """End the waits that deadlines end, for every caller (one task here rather than a
+        cancel scope per waiting caller: some 0.8 KB each, and a burst has 1,500 of them).
+
+        A queued request whose deadline passed leaves the line: it was never sent. A request in
+        flight is given until its deadline or ``answer_wait`` past its start, whichever is
+        later; then its callers learn that nobody knows, and it is marked as waited for by
+        nobody (should it come back into line from a cut batch, it is not sent).
+        """
+        while True:
+            self._next_expiry = self._expire(trio.current_time())
+            with trio.move_on_at(self._next_expiry):
+                await self._expiry_moved.wait()
+            self._expiry_moved.clear()
+
+    def _expire(self, now: float) -> float:
+        """End the waits due by ``now``; return when the next one is due. (A function of its
+        own: the waiting loop keeps no request, nor the answer it carries.)"""
+        for request in self._queue.expired(now):
+            down = not self._link.connected
+            request.finish(unsent(outcomes.NOT_SENT_BROKER_DOWN if down
+                                  else outcomes.NOT_SENT_DEADLINE))
+        wake = self._queue.next_deadline()
+        for request in self._in_flight:
+            if request.done.is_set():
+                continue
+            give_up = max(request.deadline, request.started + self._settings.answer_wait)
+            if give_up <= now:
+                request.waiters = 0
+                request.done.set()
+            else:
+                wake = min(wake, give_up)
+        return wake
 
     async def _next_batch(self) -> list[Request]:
         """The next request, plus the requests of its kind right behind it in the queue: up to
@@ -267,6 +316,7 @@ class Gateway:
         for request in batch:
             request.started = now
         self._in_flight = batch
+        self._expiry_moved.set()  # their answers are awaited until a time of their own
         calls = [Call(r.fn_name, r.args, r.kwargs, r.trade_request, r.deadline) for r in batch]
         try:
             answers = await self._link.call_batch(calls)
@@ -299,30 +349,23 @@ class Gateway:
                 request.state = State.DROPPED
                 request.finish(unsent(outcomes.NOT_SENT_DEADLINE))
 
-    async def _result_of(self, request: Request, deadline: float) -> CallResult:
+    async def _result_of(self, request: Request) -> CallResult:
+        """The caller's wait: until its request is finished, or replaced by a newer one (then
+        that one's result), or given up in flight by :meth:`watch_deadlines`."""
         current, coalesced = request, False
         try:
-            with trio.move_on_at(deadline):
-                while True:
-                    await current.done.wait()
-                    if current.replaced_by is None:
-                        break
-                    current, coalesced = current.replaced_by, True
-            if current.result is None and current.state is State.IN_FLIGHT:
-                # sent just before its deadline: its answer is on its way and says what happened
-                with trio.move_on_at(current.started + self._settings.answer_wait):
-                    await current.done.wait()
+            while True:
+                await current.done.wait()
+                if current.replaced_by is None:
+                    break
+                current, coalesced = current.replaced_by, True
         except BaseException:
             if current.result is None:
                 self._leave(current)
             raise
         if current.result is not None:
             result = current.result
-        elif current.state is State.QUEUED:
-            self._leave(current)
-            down = not self._link.connected
-            result = unsent(outcomes.NOT_SENT_BROKER_DOWN if down else outcomes.NOT_SENT_DEADLINE)
-        else:
+        else:  # in flight past its deadline and answer_wait: nobody knows what happened
             how, latency = outcomes.IN_FLIGHT_DEADLINE, trio.current_time() - current.started
             result = CallResult(how.outcome, None, None, None, how.reason, latency)
         if coalesced:
@@ -368,6 +411,7 @@ async def open_gateway(
         raise
     gateway = Gateway(link, settings, stats)
     async with trio.open_nursery() as nursery:
+        nursery.start_soon(gateway.watch_deadlines)
         await nursery.start(gateway.serve)
         try:
             yield gateway

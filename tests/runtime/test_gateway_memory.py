@@ -8,6 +8,7 @@ grew by about half a megabyte per second through the mt5linux route until nothin
 from __future__ import annotations
 
 import gc
+import tracemalloc
 import weakref
 from functools import partial
 from typing import Any
@@ -17,7 +18,7 @@ import trio.testing
 
 from dtms.runtime.executor import InlineExecutor
 from dtms.runtime.gateway import GatewaySettings, Priority, open_gateway
-from tests.runtime.conftest import FakeTerminal
+from tests.runtime.conftest import FakeTerminal, HoldingExecutor
 
 CALLS = 200
 HEDGE = {"action": 1, "symbol": "EURUSD", "volume": 0.1, "type": 1}
@@ -102,3 +103,46 @@ async def test_reads_served_ahead_of_queued_orders_are_not_kept_while_the_orders
     assert served_while_queued >= 10, "the reads never went ahead of queued orders"
     assert max(alive_while_queued) == 0, \
         f"up to {max(alive_while_queued)} served answers held while orders waited"
+
+
+async def _traced_per_task(nursery: trio.Nursery, n: int, fn: Any, *args: Any) -> float:
+    """Bytes each of ``n`` tasks running ``fn(*args, i)`` holds once all are blocked."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for i in range(n):
+            nursery.start_soon(fn, *args, i)
+        await trio.testing.wait_all_tasks_blocked()
+        return tracemalloc.get_traced_memory()[0] / n
+    finally:
+        tracemalloc.stop()
+
+
+async def test_a_caller_waiting_in_line_keeps_little_beyond_its_order(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """In a burst every trade waits in the gateway's line at once (1,500 in the headline):
+    what each keeps while it waits is multiplied by the book. It once kept about 3.1 KB above
+    a sleeping task: two coroutine frames more than the one that waits, a copy of its order,
+    a cancel scope for its deadline and a trio.Event; now one frame, its order and a slot."""
+    terminal = FakeTerminal(autojump_clock.current_time, autojump_clock.jump)
+    executor = HoldingExecutor()
+    async with open_gateway(lambda: terminal, GatewaySettings(), executor=executor) as gateway:
+        executor.hold()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(gateway.call, "positions_get")  # the broker thread is busy
+            await trio.testing.wait_all_tasks_blocked()
+
+            async def sleeper(_i: int) -> None:
+                await trio.sleep_forever()
+
+            async def caller(i: int) -> None:
+                await gateway.send({**HEDGE, "magic": i})
+
+            async with trio.open_nursery() as sleepers:
+                bare = await _traced_per_task(sleepers, CALLS, sleeper)
+                sleepers.cancel_scope.cancel()
+            waiting = await _traced_per_task(nursery, CALLS, caller)
+            assert gateway.statistics().queue_depth[Priority.HEDGE] == CALLS
+            executor.release()
+    assert waiting - bare < 2000, f"{waiting - bare:.0f} bytes per waiting caller"
