@@ -18,7 +18,6 @@ from dataclasses import dataclass, field, fields
 from operator import attrgetter
 
 import trio
-from loguru import logger
 
 from dtms.core.indicators import SymbolIndicators
 from dtms.core.layers import ScoreParams
@@ -43,38 +42,22 @@ from dtms.core.messages import (
     ReAdd,
     Role,
 )
-from dtms.core.news import NewsEvent
 from dtms.core.policy import Policy
 from dtms.core.regime import Adaptation
 from dtms.core.score import FlipState, ScoreResult, score_trade, update_flip
 from dtms.core.trade import CommandStatus, InFlight, TradeState
-from dtms.core.types import AccountView, PositionView, Quote, Side, State
-from dtms.journal.owner import Journal
+from dtms.core.types import Quote, Side, State
+from dtms.journal.owner import Journal, Op
+from dtms.runtime.delivery import CycleInput
 from dtms.runtime.events import EventBus, EventKind, OperatorEvent, Severity
 from dtms.runtime.execution import ExecContext, Executor
 from dtms.runtime.gateway import Gateway
+from dtms.runtime.logs import TradeLog
 from dtms.runtime.market_data import FeedView, SymbolFeed
+from dtms.wakeup import Wakeup
 
 OPEN_UNKNOWN_MEMORY_SECONDS = 300.0
 """How long after a lost open answer a new open first looks for the lost one's position."""
-
-
-@dataclass(frozen=True, slots=True)
-class CycleInput:
-    """One cycle's facts for one trade."""
-
-    at: float
-    main: PositionView | None
-    hedge: PositionView | None
-    readd: PositionView | None
-    feed: FeedView | None
-    account: AccountView
-    lock: str = ""
-    """Why the account guard locked the account ("" while it is not)."""
-    wide_spread: bool = False
-    """The symbol's spread is far above its typical value (``[scope]`` spread filter)."""
-    news: tuple[NewsEvent, ...] = ()
-    """Calendar events near now that concern the symbol."""
 
 
 @dataclass(slots=True)
@@ -137,23 +120,29 @@ class ActorContext:
 class TradeActor:
     """Owns one trade's state, score, timers and hedge lifecycle."""
 
+    __slots__ = ("_inbox", "_last_fast", "_last_recheck", "_open_unknown_at", "_wake", "busy",
+                 "ctx", "delivered", "last_input", "log", "ticket", "trade")
+
     def __init__(self, trade: TradeState, ctx: ActorContext) -> None:
         self.trade = trade
         self.ctx = ctx
         self.ticket = trade.ticket
-        self.log = logger.bind(ticket=trade.ticket, symbol=trade.symbol)
+        self.log = TradeLog(trade.ticket, trade.symbol)
         self._inbox: CycleInput | None = None
-        self._wake = trio.Event()
+        self._wake = Wakeup()
         self._last_fast = -math.inf
         self._last_recheck = -math.inf
         self._open_unknown_at: float | None = None
         """Broker time of an open whose answer was lost: a later attempt first looks for it."""
         self.busy = False
         self.last_input: CycleInput | None = None
+        """The last cycle it handled."""
+        self.delivered: CycleInput | None = None
+        """The last cycle it was handed (handled, or still in its mailbox)."""
 
     def deliver(self, inp: CycleInput) -> None:
         """Hand the actor this cycle's facts (replaces an undelivered older cycle)."""
-        self._inbox = inp
+        self._inbox = self.delivered = inp
         self._wake.set()
 
     @property
@@ -166,7 +155,7 @@ class TradeActor:
         task_status.started()
         while not self.finished:
             await self._wake.wait()
-            self._wake = trio.Event()
+            self._wake.clear()
             inp, self._inbox = self._inbox, None
             if inp is None:
                 continue
@@ -257,33 +246,38 @@ class TradeActor:
     # ------------------------------------------------------------------ stepping
 
     async def _apply(self, event: Event) -> None:
-        commands = await self._decide(event)
-        # While its commands wait for the broker an actor keeps only them, not the event, the
-        # score or the decision: in a burst every trade waits in the gateway's queue at once.
+        commands, intent = self._decide(event)
+        # While it waits for the journal and the broker an actor keeps only its commands (and
+        # their intent until it is durable), not the event, the score or the decision: in a
+        # burst every trade waits at once.
         del event
+        if intent is not None:  # the intent must be durable before the order leaves
+            await self.ctx.journal.write(intent)
+            del intent  # it holds the decision
         for c in commands:
             await self._execute(c)
 
-    async def _decide(self, event: Event) -> tuple[Command, ...]:
-        """Step the core, journal and log the decision; its commands are the caller's to send
-        (the intent is durable before this returns)."""
+    def _decide(self, event: Event) -> tuple[tuple[Command, ...], Op | None]:
+        """Step the core, journal and log the decision; return its commands, for the caller to
+        send once their intent (returned too) is durable."""
         before = self.trade
         d = step(before, event, self.ctx.policy)
         self.trade = d.trade
         at = event.at
         journal = self.ctx.journal
         material = _material(before, d.trade)
+        intent: Op | None = None
         if d.transition or d.commands or d.notes or material is not None:
             journal.save_nowait(d.trade, at, full=bool(d.transition or d.commands or d.notes
                                                        or material))
-            if d.commands:  # the intent must be durable before the order leaves
-                await journal.write(lambda f: f.record(before, d, at, save=False))
+            if d.commands:
+                intent = _record(before, d, at)
             elif d.transition or d.notes:
-                journal.write_nowait(lambda f: f.record(before, d, at, save=False))
+                journal.write_nowait(_record(before, d, at))
         self._log_decision(before, d)
         for item in d.resolved:
             self._record_resolution(item, at)
-        return tuple(d.commands)
+        return d.commands, intent
 
     def _record_resolution(self, item: InFlight, at: float) -> None:
         """Journal how a command whose outcome was unknown (or unconfirmed) ended."""
@@ -432,6 +426,11 @@ def _material(before: TradeState, after: TradeState) -> bool | None:
     if _REST_OF(before) != _REST_OF(after):
         return True
     return False if _PROGRESS_OF(before) != _PROGRESS_OF(after) else None
+
+
+def _record(before: TradeState, d: Decision, at: float) -> Op:
+    """The journal write of a decision (its trade state is saved apart)."""
+    return lambda f: f.record(before, d, at, save=False)
 
 
 def _layer_rows(s: ScoreResult) -> list[dict[str, object]]:

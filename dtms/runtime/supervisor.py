@@ -43,9 +43,10 @@ from dtms.core.regime import RegimeParams
 from dtms.core.trade import TradeState, new_trade
 from dtms.core.types import AccountView, PositionView, State
 from dtms.runtime.account import AccountWatch, ForeignWatch
-from dtms.runtime.actor import ActorContext, CycleInput, TradeActor
+from dtms.runtime.actor import ActorContext, TradeActor
 from dtms.runtime.calendar import Calendar
 from dtms.runtime.cycles import CycleReport, CycleTimes
+from dtms.runtime.delivery import CycleInput, same_market, same_trade_facts
 from dtms.runtime.events import EventKind, OperatorEvent, Severity
 from dtms.runtime.guard import AccountGuard
 from dtms.runtime.identity import Book, Ownership
@@ -105,7 +106,6 @@ class Supervisor:
         self._mains: dict[int, PositionView] = {}
         self._listed: dict[int, PositionView] = {}
         """The last snapshot's views by ticket (the next one reuses their unchanged values)."""
-        self._delivered: dict[int, tuple[object, ...]] = {}
         self.log = logger.bind(component="supervisor")
         ctx.halted = lambda: self.halted
         ctx.trading_disabled = self.account_watch.refresh_soon
@@ -263,7 +263,6 @@ class Supervisor:
         deep_left = self.s.max_deep_checks_per_cycle
         account = self.guard.account_view(self.account)
         lock = self.guard.lock
-        permissions = (account.hedging, account.trade_allowed, lock)  # not the moving margin
         market: dict[str, tuple[bool, tuple[NewsEvent, ...]]] = {}  # spread and news per symbol
         for ticket in sorted(set(self.actors) | set(book.mains)):
             if ticket in self.quarantined or ticket in unresolved:
@@ -287,22 +286,20 @@ class Supervisor:
                 self.calendar.near(sym, now)))
             # an unchanged slice of the snapshot is not worth waking the actor for, until it
             # is due (a fast check, a timer, a command at the broker, a wait to re-plan)
-            sig = (_facts(main), _facts(hedge), _facts(readd), permissions,
-                   (view.m5_time, view.m15_close, view.stale, view.closed) if view else None,
-                   wide, news)
-            before = self._delivered.get(ticket)
-            if sig == before and now < actor.due_at():
+            inp = CycleInput(now, main, hedge, readd, view, account, lock, wide, news)
+            before = actor.delivered
+            same = before is not None and same_trade_facts(inp, before)
+            if same and before is not None and same_market(inp, before) \
+                    and now < actor.due_at():
                 continue
             if view is not None and view.m15_close * 1000 > actor.trade.last_eval_id:
                 # a deep check: a bar's checks beyond the budget wait a cycle, unless this
                 # trade's facts changed or a timer or a command outcome needs it now
-                if deep_left <= 0 and before is not None and sig[:4] == before[:4] \
-                        and now < actor.urgent_at():
+                if deep_left <= 0 and same and now < actor.urgent_at():
                     continue
                 deep_left -= 1
-            self._delivered[ticket] = sig
             delivered += 1
-            actor.deliver(CycleInput(now, main, hedge, readd, view, account, lock, wide, news))
+            actor.deliver(inp)
         return spawned, vanished, delivered
 
     def _out_of_scope(self, book: Book) -> frozenset[int]:
@@ -406,7 +403,8 @@ class Supervisor:
         self.retired.pop(trade.ticket, None)
         actor = self.actor_factory(trade, self.ctx)
         self.actors[trade.ticket] = actor
-        self._nursery.start_soon(self._supervise, actor)
+        # named here: trio would otherwise make every task a 320-byte qualified name
+        self._nursery.start_soon(self._supervise, actor, name=f"actor #{trade.ticket}")
         return actor
 
     async def _supervise(self, actor: TradeActor) -> None:
@@ -419,7 +417,7 @@ class Supervisor:
             except Exception as exc:  # one actor's crash never stops the others
                 now = trio.current_time()
                 restarts = [t for t in restarts if now - t < self.s.restart_window_seconds]
-                actor.log.opt(exception=exc).error(
+                actor.log.bound().opt(exception=exc).error(
                     f"#{ticket} actor crashed ({type(exc).__name__}: {exc}); "
                     f"{len(restarts)} restart(s) in the last {self.s.restart_window_seconds:g} s")
                 if len(restarts) >= self.s.restart_budget:
@@ -438,7 +436,6 @@ class Supervisor:
                     actor.deliver(last)
         if self.actors.get(ticket) is actor:
             del self.actors[ticket]
-            self._delivered.pop(ticket, None)
         self.retired[ticket] = self.ctx.broker_now()
         while len(self.retired) > 10_000:
             self.retired.popitem(last=False)
@@ -466,11 +463,6 @@ class Supervisor:
         self.ctx.stopping = True
         while any(a.busy for a in self.actors.values()):
             await trio.sleep(0.01)
-
-
-def _facts(p: PositionView | None) -> tuple[object, ...] | None:
-    """What of a position matters to its actor between fast checks (not the moving price)."""
-    return None if p is None else (p.ticket, p.side, p.volume, p.sl, p.tp)
 
 
 def _pick(positions: list[PositionView], known: int | None) -> PositionView | None:
