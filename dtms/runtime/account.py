@@ -9,7 +9,12 @@ line, the status, an operator event); every action then waits, and resumes when 
 ``ForeignWatch`` reads the account's recent deals and looks for orders sent with dtms's magic
 that this process did not send: another dtms (or an EA reusing the magic) acting on the same
 positions. Two managers both did their once-only partial close and closed a 1-lot trade in
-full, so on such a deal dtms stops acting, with a clear alert, until it is restarted.
+full, so on such a deal dtms stops acting, with a clear alert, until it is restarted. Each read
+asks for the deals since the last good one (and ``LATE_DEAL_SECONDS`` before): it once asked
+for the whole last hour every 30 s, and in a burst that was 4,500 deals (4 MB) decoded each
+time. After a reconnect, or once trading is possible again (a terminal that was cut off from
+the server receives the deals made meanwhile, with their own times), the next read goes back
+``LOOK_BACK_SECONDS``.
 """
 
 from __future__ import annotations
@@ -107,9 +112,12 @@ class ForeignWatch:
         self._sent = sent_orders
         self._every = interval
         self._since = start
+        """Broker time of the last good read (the next one asks from a little before it)."""
         self._start = start
         self._next = start
-        self._seen: set[int] = set()
+        self._seen: dict[int, float] = {}
+        """Deals already judged, with their times (those the reads no longer reach are
+        forgotten)."""
         self._unanswered: dict[object, tuple[float, Signature]] = {}
         self.halted = ""
         """The foreign order that was found ("" while none was)."""
@@ -117,6 +125,11 @@ class ForeignWatch:
     def due(self, now: float) -> bool:
         """Whether the deals should be read this cycle."""
         return not self.halted and now >= self._next
+
+    def look_back(self, now: float) -> None:
+        """The next read goes back ``LOOK_BACK_SECONDS`` (not before the process started):
+        deals made while dtms or its terminal was cut off may only be listed now."""
+        self._since = max(self._start, min(self._since, now - LOOK_BACK_SECONDS))
 
     def sending(self, at: float, command: object) -> object:
         """This process is about to send ``command``; returns a token for ``answered``.
@@ -150,27 +163,39 @@ class ForeignWatch:
     async def check(self, now: float, trades: Iterable[TradeState]) -> None:
         """Read the deals since the last check; halt on one this process did not send."""
         self._next = now + self._every
-        r = await self._gw.call("history_deals_get", int(self._since) - 60, int(now) + 86_400)
+        since = self._since - LATE_DEAL_SECONDS
+        r = await self._gw.call("history_deals_get", int(since), int(now) + 86_400)
         if not r.ok or r.value is None:
-            return
+            return  # the next read starts where this one should have
         in_flight = [(now, sig) for t in trades if t.pending is not None
                      for item in t.pending.commands if item.status is CommandStatus.SENT
                      and (sig := signature(item.command)) is not None]
-        for deal in r.value:
+        if self._judge(r.value, in_flight, now):
+            return
+        self._since = now
+        self._seen = {t: at for t, at in self._seen.items() if at >= since}
+
+    def _judge(self, deals: Iterable[Any], in_flight: list[tuple[float, Signature]],
+               now: float) -> bool:
+        """Judge the deals not seen yet; halt (and return True) on another manager's."""
+        for deal in deals:
             ticket = int(deal.ticket)
             if ticket in self._seen or int(deal.magic) != self._magic:
                 continue
-            self._seen.add(ticket)
+            self._seen[ticket] = float(deal.time)
             if int(deal.reason) != C.DEAL_REASON_EXPERT or int(deal.order) in self._sent:
                 continue
             if float(deal.time) < self._start:
                 continue  # before this process started: its journal's earlier process, most
                 # likely (a restart within a minute of its last order); only later deals tell
             if self._own_lost(deal) or any(_matches(sig, deal) for _, sig in in_flight):
-                continue  # one of this process's own orders whose answer was lost
+                # one of this process's own orders whose answer was lost: its order is known
+                # now, so a later read that reaches it again judges it the same way
+                self._sent.add(int(deal.order))
+                continue
             self._halt(now, deal)
-            return
-        self._since = max(self._since, now - 3600)
+            return True
+        return False
 
     def _halt(self, now: float, deal: Any) -> None:
         self.halted = (
@@ -180,6 +205,10 @@ class ForeignWatch:
 
 
 Signature = tuple[str, int, float, int]
+LATE_DEAL_SECONDS = 120.0
+"""A deal listed this long after its time (broker time) is still read."""
+LOOK_BACK_SECONDS = 3600.0
+"""How far the read after a reconnect, or after trading was impossible, goes back."""
 OWN_DEAL_SECONDS = 300.0
 """A deal within this long of one of this process's sends that matches it is that send's."""
 

@@ -189,8 +189,13 @@ class Supervisor:
             self.log.info("broker (re)connected: full reconciliation")
             self._epoch = gw.connection_epoch
             self.account_watch.refresh_soon()
+            if self.foreign is not None:
+                self.foreign.look_back(now)
         if self.account_watch.due(now):
+            was_disabled = self.account_watch.disabled
             await self.account_watch.refresh()
+            if was_disabled and not self.account_watch.disabled and self.foreign is not None:
+                self.foreign.look_back(now)
         if self.ctx.clock_known():  # days are counted on the broker's clock: not on a guess
             await self.guard.check(now)
         r = await gw.call("positions_get")
