@@ -37,22 +37,22 @@ def _facts(p: PositionView | None) -> tuple[object, ...] | None:
     return None if p is None else (p.ticket, p.side, p.volume, p.sl, p.tp)
 
 
-def same_trade_facts(a: CycleInput, b: CycleInput) -> bool:
-    """The trade's positions and what it may do (not the moving price or margin) are the same.
-    Compared with the input the actor was last handed, not kept apart: 1,500 trades' worth of
-    fact tuples would be some 0.5 MB."""
-    return (_facts(a.main) == _facts(b.main) and _facts(a.hedge) == _facts(b.hedge)
-            and _facts(a.readd) == _facts(b.readd)
-            and a.account.hedging == b.account.hedging
-            and a.account.trade_allowed == b.account.trade_allowed and a.lock == b.lock)
+def _bars(f: FeedView | None) -> tuple[object, ...] | None:
+    """What of a symbol's feed wakes its actors: a new bar, staleness, closure."""
+    return None if f is None else (f.m5_time, f.m15_close, f.stale, f.closed)
 
 
-def same_market(a: CycleInput, b: CycleInput) -> bool:
+def same_trade_facts(a: CycleInput, b: CycleInput | None) -> bool:
+    """The trade's positions and what it may do (not the moving price or margin) are those of
+    ``b``, the input the actor was last handed (compared, not kept apart: 1,500 trades' worth of
+    fact tuples would be some 0.5 MB)."""
+    return b is not None and _facts(a.main) == _facts(b.main) \
+        and _facts(a.hedge) == _facts(b.hedge) and _facts(a.readd) == _facts(b.readd) \
+        and a.account.hedging == b.account.hedging \
+        and a.account.trade_allowed == b.account.trade_allowed and a.lock == b.lock
+
+
+def same_market(a: CycleInput, b: CycleInput | None) -> bool:
     """The symbol has no new bar, staleness or closure, spread filter or news since ``b``."""
-    fa, fb = a.feed, b.feed
-    if (fa is None) != (fb is None):
-        return False
-    if fa is not None and fb is not None and (fa.m5_time, fa.m15_close, fa.stale, fa.closed) \
-            != (fb.m5_time, fb.m15_close, fb.stale, fb.closed):
-        return False
-    return a.wide_spread == b.wide_spread and a.news == b.news
+    return b is not None and _bars(a.feed) == _bars(b.feed) \
+        and a.wide_spread == b.wide_spread and a.news == b.news

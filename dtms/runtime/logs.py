@@ -43,19 +43,19 @@ class TradeLog:
         return logger.bind(ticket=self.ticket, symbol=self.symbol)
 
     def debug(self, message: str) -> None:
-        logger.bind(ticket=self.ticket, symbol=self.symbol).debug(message)
+        self.bound().debug(message)
 
     def info(self, message: str) -> None:
-        logger.bind(ticket=self.ticket, symbol=self.symbol).info(message)
+        self.bound().info(message)
 
     def success(self, message: str) -> None:
-        logger.bind(ticket=self.ticket, symbol=self.symbol).success(message)
+        self.bound().success(message)
 
     def warning(self, message: str) -> None:
-        logger.bind(ticket=self.ticket, symbol=self.symbol).warning(message)
+        self.bound().warning(message)
 
     def error(self, message: str) -> None:
-        logger.bind(ticket=self.ticket, symbol=self.symbol).error(message)
+        self.bound().error(message)
 
 
 def trade_log_path(log_dir: str | Path, ticket: int) -> Path:

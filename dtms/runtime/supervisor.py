@@ -292,10 +292,8 @@ class Supervisor:
             # an unchanged slice of the snapshot is not worth waking the actor for, until it
             # is due (a fast check, a timer, a command at the broker, a wait to re-plan)
             inp = CycleInput(now, main, hedge, readd, view, account, lock, wide, news)
-            before = actor.delivered
-            same = before is not None and same_trade_facts(inp, before)
-            if same and before is not None and same_market(inp, before) \
-                    and now < actor.due_at():
+            same = same_trade_facts(inp, actor.delivered)
+            if same and same_market(inp, actor.delivered) and now < actor.due_at():
                 continue
             if view is not None and view.m15_close * 1000 > actor.trade.last_eval_id:
                 # a deep check: a bar's checks beyond the budget wait a cycle, unless this
