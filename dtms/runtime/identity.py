@@ -84,14 +84,18 @@ class Ownership:
         """Sort a snapshot into main trades, their hedges and re-adds, and unclaimed ones."""
         book = Book()
         magic = self._params.magic
+        claimed: set[tuple[int, Role]] | None = None
         for pos in positions:
             if pos.magic in self._ignore:
                 continue
             link = self.links.get(pos.ticket)
             if link is None and pos.magic == magic:
-                link = self._claim(pos, trades)
+                if claimed is None:  # what the trades hold already, known once per snapshot
+                    claimed = set(self.links.values())
+                link = self._claim(pos, trades, claimed)
                 if link is not None:
                     self.links[pos.ticket] = link
+                    claimed.add(link)
             if link is not None:
                 parent, role = link
                 book.children(role).setdefault(parent, []).append(pos)
@@ -101,10 +105,15 @@ class Ownership:
                 book.mains[pos.ticket] = pos
         return book
 
-    def _claim(self, pos: PositionView, trades: Mapping[int, TradeState]
-               ) -> tuple[int, Role] | None:
-        """The trade whose pending open this position is, or whose full comment it carries."""
-        best: tuple[float, int, Role] | None = None
+    def _claim(self, pos: PositionView, trades: Mapping[int, TradeState],
+               claimed: set[tuple[int, Role]]) -> tuple[int, Role] | None:
+        """The trade whose pending open this position is, or whose full comment it carries.
+
+        Several trades of one symbol and side can have lost the answer to an open in the same
+        cycle: a trade that holds a position of that role already (``claimed``) takes no other,
+        and the open whose volume is the position's wins over a larger one (a 0.02 hedge is
+        not a 0.03 one's; the 0.03 one is claimed apart)."""
+        best: tuple[float, float, int, Role] | None = None
         for t in trades.values():
             if t.symbol != pos.symbol or t.pending is None:
                 continue
@@ -116,6 +125,8 @@ class Ownership:
                 if item.status is not CommandStatus.UNKNOWN:
                     continue  # a sent order's own answer links its position, by ticket
                 role = Role.HEDGE if isinstance(c, OpenHedge) else Role.READD
+                if (t.ticket, role) in claimed:
+                    continue
                 if role is Role.HEDGE and t.hedge is not None:
                     continue
                 if role is Role.READD and t.readd_ticket:
@@ -124,11 +135,11 @@ class Ownership:
                     continue
                 if pos.time < started - CLAIM_TOLERANCE_SECONDS:
                     continue
-                gap = abs(pos.time - started)
-                if best is None or gap < best[0]:
-                    best = (gap, t.ticket, role)
+                rank = (abs(c.volume - pos.volume), abs(pos.time - started))
+                if best is None or rank < best[:2]:
+                    best = (*rank, t.ticket, role)
         if best is not None:
-            return best[1], best[2]
+            return best[2], best[3]
         return self._hinted(pos, trades)
 
     def _hinted(self, pos: PositionView, trades: Mapping[int, TradeState]

@@ -182,6 +182,34 @@ async def test_netting_account_refuses_the_hedge_once_and_clearly(
     assert not [a for a in _actions(tmp_path, ticket) if a[0] == "open_hedge"]
 
 
+async def test_two_lost_hedges_of_one_shape_but_two_volumes_each_find_their_own(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    # two trades of one symbol and side hedge on the same bar (0.25 and 0.15 lots); both orders
+    # execute and both answers are lost. The 0.15 position also fits the 0.25 open (no larger
+    # than it, opened on the same bar): it once went to the 0.25 trade as a second hedge, and
+    # the 0.15 trade, finding none, hedged again
+    def wrap(sim: Any) -> OnSend:
+        return OnSend(sim, _is_hedge, lambda req: sim.scenario.next_order_send(
+            C.TRADE_RETCODE_TIMEOUT, execute=True), times=2)
+
+    async with simulated(tmp_path, autojump_clock, wrap=wrap) as h:
+        big, mid = open_trade(h.sim, "EURUSD", "BUY", 1.0, stop_pips=150)
+        small, _ = open_trade(h.sim, "EURUSD", "BUY", 0.6, stop_pips=150)
+        path(h.sim, "EURUSD", h.now(), mid, GRIND)
+        both = (big, small)
+        await h.until(lambda: all(h.state(t) is State.HEDGED for t in both), within=4 * HOUR,
+                      what="both HEDGED")
+        await trio.sleep(600)
+        for t, volume in ((big, 0.25), (small, 0.15)):  # half of what the partial close left
+            (own,) = h.hedges_of(t)  # one hedge each at the broker, the one the trade holds
+            held = h.trade(t).hedge
+            assert held is not None and held.ticket == own.ticket
+            assert own.volume == volume
+    for t in both:  # neither was planned again
+        assert [a[1] for a in _actions(tmp_path, t) if a[0] == "open_hedge"] == ["done"]
+
+
 async def test_a_lost_hedge_never_takes_another_trade_s_hedge_of_the_same_shape(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
