@@ -182,6 +182,18 @@ async def test_netting_account_refuses_the_hedge_once_and_clearly(
     assert not [a for a in _actions(tmp_path, ticket) if a[0] == "open_hedge"]
 
 
+async def _two_hedged_on_one_bar(h: Harness, first_lots: float, second_lots: float
+                                 ) -> tuple[int, int]:
+    """Two EURUSD BUY trades driven to HEDGED on the same bar, then 10 minutes more."""
+    first, mid = open_trade(h.sim, "EURUSD", "BUY", first_lots, stop_pips=150)
+    second, _ = open_trade(h.sim, "EURUSD", "BUY", second_lots, stop_pips=150)
+    path(h.sim, "EURUSD", h.now(), mid, GRIND)
+    await h.until(lambda: all(h.state(t) is State.HEDGED for t in (first, second)),
+                  within=4 * HOUR, what="both HEDGED")
+    await trio.sleep(600)
+    return first, second
+
+
 async def test_two_lost_hedges_of_one_shape_but_two_volumes_each_find_their_own(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -194,13 +206,7 @@ async def test_two_lost_hedges_of_one_shape_but_two_volumes_each_find_their_own(
             C.TRADE_RETCODE_TIMEOUT, execute=True), times=2)
 
     async with simulated(tmp_path, autojump_clock, wrap=wrap) as h:
-        big, mid = open_trade(h.sim, "EURUSD", "BUY", 1.0, stop_pips=150)
-        small, _ = open_trade(h.sim, "EURUSD", "BUY", 0.6, stop_pips=150)
-        path(h.sim, "EURUSD", h.now(), mid, GRIND)
-        both = (big, small)
-        await h.until(lambda: all(h.state(t) is State.HEDGED for t in both), within=4 * HOUR,
-                      what="both HEDGED")
-        await trio.sleep(600)
+        both = big, small = await _two_hedged_on_one_bar(h, 1.0, 0.6)
         for t, volume in ((big, 0.25), (small, 0.15)):  # half of what the partial close left
             (own,) = h.hedges_of(t)  # one hedge each at the broker, the one the trade holds
             held = h.trade(t).hedge
@@ -222,13 +228,7 @@ async def test_a_lost_hedge_never_takes_another_trade_s_hedge_of_the_same_shape(
             C.TRADE_RETCODE_TIMEOUT, execute=False))
 
     async with simulated(tmp_path, autojump_clock, wrap=wrap) as h:
-        first, mid = open_trade(h.sim, "EURUSD", "BUY", 1.0, stop_pips=150)
-        second, _ = open_trade(h.sim, "EURUSD", "BUY", 1.0, stop_pips=150)
-        path(h.sim, "EURUSD", h.now(), mid, GRIND)
-        both = (first, second)
-        await h.until(lambda: all(h.state(t) is State.HEDGED for t in both), within=4 * HOUR,
-                      what="both HEDGED")
-        await trio.sleep(600)
+        both = await _two_hedged_on_one_bar(h, 1.0, 1.0)
         hedges = {t: h.trade(t).hedge for t in both}
         assert all(hedges.values()) and len({x.ticket for x in hedges.values() if x}) == 2
         for t in both:
